@@ -1,0 +1,218 @@
+"""The records the develop stage stores and returns (what crosses the API, both backends)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
+TERMINAL: frozenset[str] = frozenset({"FINISHED", "FAILED", "KILLED"})
+
+
+class Project(BaseModel):
+    """A project: the home of experiments, datasets, models and business objectives."""
+
+    id: int
+    name: str
+    description: str
+    created_at: float
+    created_by: str
+
+
+class Objective(BaseModel):
+    """A business objective or KPI of a project, e.g. 'fraud rate < 0.1%'."""
+
+    project: str
+    name: str
+    kind: Literal["objective", "kpi"]
+    definition: str
+    direction: Literal["minimize", "maximize"]
+    target: float | None
+    unit: str
+    created_at: float
+    created_by: str
+
+    def is_met(self, value: float) -> bool | None:
+        """Return whether ``value`` meets the target (None when no target is set)."""
+        if self.target is None:
+            return None
+        return value <= self.target if self.direction == "minimize" else value >= self.target
+
+
+class Experiment(BaseModel):
+    """A named group of runs inside a project."""
+
+    id: int
+    project: str
+    name: str
+    description: str
+    created_at: float
+    created_by: str
+
+
+class LatestMetric(BaseModel):
+    """The last value of a metric in a run, with its range and count."""
+
+    value: float
+    step: int
+    timestamp: float
+    min: float
+    max: float
+    count: int
+
+
+class MetricPoint(BaseModel):
+    """One logged value of a metric."""
+
+    value: float
+    step: int
+    timestamp: float
+
+
+class MetricBatch(BaseModel):
+    """Metric points in columns (cheap to carry and to validate in bulk)."""
+
+    keys: list[str] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list)
+    steps: list[int] = Field(default_factory=list)
+    timestamps: list[float] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class RunInput(BaseModel):
+    """A dataset version a run read."""
+
+    dataset: str
+    version: int
+    dataset_version_id: int
+    context: str
+
+
+class Run(BaseModel):
+    """A run with everything logged to it."""
+
+    id: str
+    project: str
+    experiment: str
+    name: str
+    status: RunStatus
+    start_time: float
+    end_time: float | None
+    parent_run_id: str | None
+    user: str
+    error: str | None
+    environment_id: str | None
+    context: dict[str, Any]
+    params: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, LatestMetric] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    inputs: list[RunInput] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Return True when the run has ended (FINISHED, FAILED or KILLED)."""
+        return self.status in TERMINAL
+
+
+class RunPage(BaseModel):
+    """One page of search results."""
+
+    runs: list[Run]
+    next_page_token: str | None
+
+
+class Environment(BaseModel):
+    """The software a run executed in, stored once per distinct environment."""
+
+    id: str
+    python: str
+    platform: str
+    packages: dict[str, str]
+
+
+class Artifact(BaseModel):
+    """A file logged to a run, stored by content."""
+
+    run_id: str
+    path: str
+    sha256: str
+    size: int
+    created_at: float
+
+
+class ColumnSchema(BaseModel):
+    """One column of a dataset version."""
+
+    name: str
+    dtype: str
+    nullable: bool
+    sensitive: bool = False
+
+
+class DatasetVersion(BaseModel):
+    """An immutable version of a dataset, identified by its content hash."""
+
+    id: int
+    dataset: str
+    version: int
+    content_hash: str
+    blob_sha256: str
+    row_count: int
+    columns: list[ColumnSchema]
+    profile: dict[str, Any]
+    source: str
+    terms_of_use: str
+    description: str
+    sensitive_columns: list[str]
+    created_at: float
+    created_by: str
+
+
+class DatasetVersionSpec(BaseModel):
+    """What a client sends to record a dataset version (its blob is uploaded first)."""
+
+    dataset: str
+    content_hash: str
+    blob_sha256: str
+    row_count: int
+    columns: list[ColumnSchema]
+    profile: dict[str, Any]
+    source: str = ""
+    terms_of_use: str = ""
+    description: str = ""
+    sensitive_columns: list[str] = Field(default_factory=list)
+
+
+class Dataset(BaseModel):
+    """A named dataset and its latest version number."""
+
+    id: int
+    name: str
+    description: str
+    latest_version: int | None
+    created_at: float
+    created_by: str
+
+
+class DatasetUsage(BaseModel):
+    """A run that read a dataset version."""
+
+    dataset: str
+    version: int
+    run_id: str
+    context: str
+
+
+class EventRecord(BaseModel):
+    """A stored change: who did what to which entity, and when."""
+
+    id: int
+    time: float
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    payload: dict[str, Any]

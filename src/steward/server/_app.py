@@ -1,0 +1,104 @@
+"""The team server: the operation routes, blob routes, errors as JSON, offline API docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
+
+from steward import __version__
+from steward._backend import Backend, SqlBackend
+from steward.errors import StewardError
+from steward.server._blobs import blob_router
+from steward.server._routes import operation_router
+from steward.store import current_actor
+
+API = "/api/v1"
+
+
+def create_app(backend: Backend | None = None) -> FastAPI:
+    """Return the ASGI app of the team server over ``backend`` (default: the settings' store)."""
+    if backend is None:
+        from steward.config import load_settings
+
+        settings = load_settings()
+        backend = SqlBackend.open(settings.store_uri, settings.artifact_uri)
+    app = FastAPI(
+        title="Steward",
+        version=__version__,
+        description="The Steward team server: every tracking operation over HTTP.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.backend = backend
+    app.include_router(operation_router(backend), prefix=API)
+    app.include_router(blob_router(backend), prefix=API)
+    _mount_docs(app)
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def actor_from_header(request: Request, call_next: Any) -> Any:
+        # No authentication yet (the governance work adds it): the client names its user.
+        token = current_actor.set(request.headers.get("x-steward-user") or "anonymous")
+        try:
+            return await call_next(request)
+        finally:
+            current_actor.reset(token)
+
+    @app.get("/health", tags=["server"], summary="Liveness and the store in use")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    # Swagger UI from the swagger-ui-bundle package, not a CDN: servers may be offline.
+    import swagger_ui_bundle
+
+    static = Path(swagger_ui_bundle.swagger_ui_path)
+    app.mount("/static/swagger", StaticFiles(directory=static), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Steward API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StewardError)
+    async def steward_error(_request: Request, exc: StewardError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+            problems.append(f"{where or 'request'}: {err.get('msg')}")
+        message = "The request is not valid: " + "; ".join(problems[:10])
+        body = {"error": {"code": "invalid_input", "message": message, "details": {"problems": problems}}}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "invalid_input"
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def database_error(_request: Request, exc: OperationalError) -> JSONResponse:
+        body = {"error": {"code": "server_unavailable", "message": f"The metadata store is unavailable: {exc.orig}"}}
+        return JSONResponse(body, status_code=503)

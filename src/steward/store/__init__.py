@@ -1,0 +1,27 @@
+"""The metadata store: the only package that talks SQL."""
+
+from steward.store import _tables as tables
+from steward.store._sql import greatest, least, upsert
+from steward.store._store import (
+    Event,
+    Store,
+    Transaction,
+    actor,
+    add_event_listener,
+    current_actor,
+)
+from steward.store._tables import metadata
+
+__all__ = [
+    "Event",
+    "Store",
+    "Transaction",
+    "actor",
+    "add_event_listener",
+    "current_actor",
+    "greatest",
+    "least",
+    "metadata",
+    "tables",
+    "upsert",
+]
