@@ -1,0 +1,341 @@
+"""The tracking API a data scientist calls: start_run, log_*, set_tag, end_run..."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from steward._backend import Backend, get_backend
+from steward.develop._buffer import buffer
+from steward.develop._environment import capture_context, capture_environment, current_seed
+from steward.develop._models import MetricBatch, Run, RunStatus
+from steward.develop._validate import check_key, check_metric_value, check_step, param_value
+from steward.errors import InvalidInput
+
+BATCH_CHUNK = 50_000
+_stack: list[ActiveRun] = []
+_stack_lock = threading.RLock()
+_steps: dict[tuple[str, str], int] = {}
+_defaults: dict[str, str] = {}
+
+
+class ActiveRun:
+    """A run this process is logging to; as a context manager it ends the run on exit.
+
+    When the block raises, the run ends as FAILED with the exception recorded.
+    """
+
+    def __init__(self, run: Run, backend: Backend) -> None:
+        self.run = run
+        self.backend = backend
+
+    @property
+    def id(self) -> str:
+        """Return the run id."""
+        return self.run.id
+
+    @property
+    def name(self) -> str:
+        """Return the run name."""
+        return self.run.name
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None:
+            end_run("FINISHED", run_id=self.id)
+        else:
+            status: RunStatus = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            end_run(status, run_id=self.id, error=_describe(exc))
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.run.project}/{self.run.experiment} {self.name} id={self.id}>"
+
+
+def _describe(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text[-8000:]
+
+
+def set_experiment(name: str, *, project: str | None = None) -> None:
+    """Make ``name`` (in ``project``) the experiment that later runs go to."""
+    _defaults["experiment"] = name
+    if project is not None:
+        _defaults["project"] = project
+
+
+def _default(kind: str) -> str:
+    return _defaults.get(kind) or os.environ.get(f"STEWARD_{kind.upper()}") or "default"
+
+
+def start_run(
+    name: str | None = None,
+    *,
+    project: str | None = None,
+    experiment: str | None = None,
+    run_id: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    capture_environment_info: bool = True,
+) -> ActiveRun:
+    """Return a new active run (or resume ``run_id``); use it as a context manager.
+
+    Inside another active run, pass ``nested=True`` to make it a child run.
+    """
+    backend = get_backend()
+    with _stack_lock:
+        if _stack and not nested and parent_run_id is None and run_id is None:
+            raise InvalidInput(
+                f"Run {_stack[-1].id} is already active. End it with steward.end_run(), or "
+                "pass nested=True to start a child run."
+            )
+        if run_id is not None:
+            run = backend.update_run(run_id, status="RUNNING")
+        else:
+            parent = parent_run_id or (_stack[-1].id if _stack and nested else None)
+            context: dict[str, Any] = {"seed": current_seed()}
+            environment = None
+            diff: bytes | None = None
+            if capture_environment_info:
+                context, diff = capture_context()
+                environment = capture_environment()
+            run = backend.create_run(
+                project=project or _default("project"),
+                experiment=experiment or _default("experiment"),
+                name=name,
+                parent_run_id=parent,
+                tags={k: str(v) for k, v in (tags or {}).items()},
+                context=context,
+                environment=environment,
+            )
+            if diff:
+                sha, size = backend.blobs.put_bytes(diff)
+                backend.add_artifact(run.id, "environment/git.diff", sha, size)
+        active = ActiveRun(run, backend)
+        _stack.append(active)
+        _install_exit_hooks()
+        return active
+
+
+def active_run() -> ActiveRun | None:
+    """Return the innermost active run, or None."""
+    with _stack_lock:
+        return _stack[-1] if _stack else None
+
+
+def _target(run_id: str | None) -> tuple[Backend, str]:
+    if run_id is not None:
+        for active in _stack:
+            if active.id == run_id:
+                return active.backend, run_id
+        return get_backend(), run_id
+    active = active_run()
+    if active is None:
+        raise InvalidInput(
+            "No run is active. Start one with `with steward.start_run():` or pass run_id=."
+        )
+    return active.backend, active.id
+
+
+def end_run(status: RunStatus = "FINISHED", *, run_id: str | None = None, error: str | None = None) -> Run:
+    """Return the run after storing its buffered metrics and ending it with ``status``."""
+    backend, rid = _target(run_id)
+    try:
+        buffer.flush()
+    finally:
+        with _stack_lock:
+            _stack[:] = [a for a in _stack if a.id != rid]
+    return backend.update_run(rid, status=status, error=error)
+
+
+def flush() -> None:
+    """Store every buffered metric point now."""
+    buffer.flush()
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    *,
+    timestamp: float | None = None,
+    run_id: str | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Log one metric value (buffered; stored before the run ends or the process exits).
+
+    Without ``step``, each key counts its own steps 0, 1, 2... in this process.
+    """
+    backend, rid = _target(run_id)
+    check_key(key, "metric")
+    number = check_metric_value(key, value)
+    step = _next_step(rid, key) if step is None else check_step(key, step)
+    ts = time.time() if timestamp is None else float(timestamp)
+    if synchronous is None:
+        from steward.config import load_settings
+
+        synchronous = not load_settings().async_logging
+    if synchronous:
+        backend.log_batch(rid, metrics=MetricBatch(keys=[key], values=[number], steps=[step], timestamps=[ts]))
+    else:
+        buffer.add(backend, rid, key, number, step, ts)
+
+
+def _next_step(run_id: str, key: str) -> int:
+    step = _steps.get((run_id, key), -1) + 1
+    _steps[(run_id, key)] = step
+    return step
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, *, run_id: str | None = None) -> None:
+    """Log several metric values at one step."""
+    for key, value in metrics.items():
+        log_metric(key, value, step, run_id=run_id)
+
+
+def log_param(key: str, value: Any, *, run_id: str | None = None) -> None:
+    """Log a param; logging it again with another value raises Conflict."""
+    log_params({key: value}, run_id=run_id)
+
+
+def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
+    """Log several params at once."""
+    backend, rid = _target(run_id)
+    backend.log_batch(rid, params={check_key(k, "param"): param_value(k, v) for k, v in params.items()})
+
+
+def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
+    """Set a tag (tags, unlike params, may change)."""
+    set_tags({key: value}, run_id=run_id)
+
+
+def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
+    """Set several tags at once."""
+    backend, rid = _target(run_id)
+    backend.log_batch(rid, tags={check_key(k, "tag"): param_value(k, v) for k, v in tags.items()})
+
+
+MetricsArg = Mapping[str, float | Sequence[float]] | Sequence[tuple[Any, ...]] | MetricBatch
+
+
+def log_batch(
+    metrics: MetricsArg | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+) -> int:
+    """Store metrics, params and tags synchronously and return the number of metric points.
+
+    ``metrics`` is a mapping of key to a value or a list of values (steps 0, 1, ...), a
+    list of ``(key, value, step[, timestamp])`` tuples, or a :class:`MetricBatch`.
+    """
+    backend, rid = _target(run_id)
+    batch = _as_batch(metrics)
+    buffer.flush()
+    stored = 0
+    if len(batch) <= BATCH_CHUNK:
+        return backend.log_batch(
+            rid,
+            metrics=batch,
+            params={k: param_value(k, v) for k, v in (params or {}).items()},
+            tags={k: param_value(k, v) for k, v in (tags or {}).items()},
+        )
+    backend.log_batch(
+        rid,
+        params={k: param_value(k, v) for k, v in (params or {}).items()},
+        tags={k: param_value(k, v) for k, v in (tags or {}).items()},
+    )
+    for start in range(0, len(batch), BATCH_CHUNK):
+        end = start + BATCH_CHUNK
+        stored += backend.log_batch(
+            rid,
+            metrics=MetricBatch(
+                keys=batch.keys[start:end],
+                values=batch.values[start:end],
+                steps=batch.steps[start:end],
+                timestamps=batch.timestamps[start:end],
+            ),
+        )
+    return stored
+
+
+def _as_batch(metrics: MetricsArg | None) -> MetricBatch:
+    if metrics is None:
+        return MetricBatch()
+    if isinstance(metrics, MetricBatch):
+        return metrics
+    now = time.time()
+    batch = MetricBatch()
+    if isinstance(metrics, Mapping):
+        for key, values in metrics.items():
+            if hasattr(values, "tolist"):  # numpy arrays and pandas series
+                values = values.tolist()
+            seq = list(values) if isinstance(values, list | tuple) else [values]
+            for step, value in enumerate(seq):
+                batch.keys.append(key)
+                batch.values.append(check_metric_value(key, value))
+                batch.steps.append(step)
+                batch.timestamps.append(now)
+        return batch
+    for item in metrics:
+        if not isinstance(item, tuple) or not 2 <= len(item) <= 4:
+            raise InvalidInput(
+                f"Each metric in a list must be a tuple (key, value, step[, timestamp]); got {item!r}."
+            )
+        key, value = item[0], item[1]
+        batch.keys.append(key)
+        batch.values.append(check_metric_value(key, value))
+        batch.steps.append(check_step(key, item[2]) if len(item) > 2 else 0)
+        batch.timestamps.append(float(item[3]) if len(item) > 3 else now)
+    return batch
+
+
+def get_run(run_id: str) -> Run:
+    """Return run ``run_id`` with everything logged to it (buffered points included)."""
+    buffer.flush()
+    return get_backend().get_run(run_id)
+
+
+_hooks_installed = False
+
+
+def _install_exit_hooks() -> None:
+    """End runs left open at exit: FAILED after an uncaught exception, else FINISHED."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous = sys.excepthook
+    state: dict[str, str] = {}
+
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        state["error"] = _describe(exc)
+        previous(exc_type, exc, tb)
+
+    def at_exit() -> None:
+        try:
+            buffer.flush()
+        finally:
+            while _stack:
+                active = _stack[-1]
+                status: RunStatus = "FAILED" if "error" in state else "FINISHED"
+                try:
+                    end_run(status, run_id=active.id, error=state.get("error"))
+                except Exception as exc:  # never hide the interpreter's own exit
+                    print(f"steward: could not end run {active.id}: {exc}", file=sys.stderr)
+                    _stack.pop()
+
+    sys.excepthook = excepthook
+    atexit.register(at_exit)

@@ -1,0 +1,174 @@
+"""search_runs as a DataFrame, and compare_runs: runs side by side, differences marked."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, overload
+
+import pandas as pd
+
+from steward._backend import get_backend
+from steward.develop._buffer import buffer
+from steward.develop._models import Run
+from steward.errors import InvalidInput
+
+RUN_COLUMNS = ["run_id", "project", "experiment", "name", "status", "user", "start_time", "end_time", "parent_run_id"]
+
+
+@overload
+def search_runs(
+    filter: str = "", *, project: str | None = None, experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None, max_results: int = 1000, page_token: str | None = None,
+    output: Literal["frame"] = "frame",
+) -> pd.DataFrame: ...
+
+
+@overload
+def search_runs(
+    filter: str = "", *, project: str | None = None, experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None, max_results: int = 1000, page_token: str | None = None,
+    output: Literal["runs"],
+) -> list[Run]: ...
+
+
+def search_runs(
+    filter: str = "",
+    *,
+    project: str | None = None,
+    experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
+    output: Literal["frame", "runs"] = "frame",
+) -> pd.DataFrame | list[Run]:
+    """Return the runs matching ``filter`` as a DataFrame (one row a run) or a list of runs.
+
+    ``filter`` example: ``metrics.auc > 0.9 and params.model = 'rf' and tags.team = 'risk'``;
+    ``order_by`` example: ``["metrics.auc DESC", "start_time"]``. The DataFrame's
+    ``attrs["next_page_token"]`` holds the token of the next page, or None.
+    """
+    buffer.flush()
+    page = get_backend().search_runs(
+        filter=filter,
+        project=project,
+        experiments=list(experiments) if experiments else None,
+        order_by=list(order_by) if order_by else None,
+        max_results=max_results,
+        page_token=page_token,
+    )
+    if output == "runs":
+        return page.runs
+    frame = runs_frame(page.runs)
+    frame.attrs["next_page_token"] = page.next_page_token
+    return frame
+
+
+def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Return runs as a DataFrame: attributes, then params.*, metrics.*, tags.* columns."""
+    records: list[dict[str, Any]] = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run_id": run.id, "project": run.project, "experiment": run.experiment, "name": run.name,
+            "status": run.status, "user": run.user, "start_time": pd.to_datetime(run.start_time, unit="s"),
+            "end_time": pd.to_datetime(run.end_time, unit="s") if run.end_time else pd.NaT,
+            "parent_run_id": run.parent_run_id,
+        }
+        row.update({f"params.{k}": v for k, v in run.params.items()})
+        row.update({f"metrics.{k}": m.value for k, m in run.metrics.items()})
+        row.update({f"tags.{k}": v for k, v in run.tags.items()})
+        records.append(row)
+    frame = pd.DataFrame.from_records(records, columns=None if records else RUN_COLUMNS)
+    if records:
+        rest = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
+        order = lambda c: ("params." not in c, "metrics." not in c, c)  # noqa: E731
+        frame = frame[RUN_COLUMNS + sorted(rest, key=order)]
+    return frame
+
+
+@dataclass
+class RunComparison:
+    """Runs side by side: one row a field, one column a run, and which rows differ."""
+
+    table: pd.DataFrame
+    differs: pd.Series
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        """Return only the rows where the runs differ."""
+        return self.table[self.differs]
+
+    def to_html(self) -> str:
+        """Return an HTML table with differing rows highlighted."""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.table.columns)
+        rows = []
+        for label, row in self.table.iterrows():
+            cls = ' class="differs"' if self.differs[label] else ""
+            cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+            rows.append(f"<tr{cls}><th>{html.escape(str(label))}</th>{cells}</tr>")
+        style = "<style>tr.differs{background:#fff3bf;font-weight:600}td,th{padding:2px 8px}</style>"
+        return f'{style}<table class="steward-compare"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
+
+    def __str__(self) -> str:
+        marked = self.table.copy()
+        marked.insert(0, "≠", ["*" if d else "" for d in self.differs])
+        return marked.to_string()
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def compare_runs(run_ids: Sequence[str]) -> RunComparison:
+    """Return the runs side by side: params, metrics, datasets, code and environment."""
+    if len(run_ids) < 2:
+        raise InvalidInput(f"compare_runs needs at least two run ids; got {len(run_ids)}.")
+    buffer.flush()
+    backend = get_backend()
+    runs = [backend.get_run(rid) for rid in run_ids]
+    envs = {r.environment_id: backend.get_environment(r.environment_id) for r in runs if r.environment_id}
+    columns = _column_names(runs)
+    fields: dict[str, list[Any]] = {}
+
+    def put(label: str, values: list[Any]) -> None:
+        fields[label] = values
+
+    put("run.status", [r.status for r in runs])
+    put("run.experiment", [f"{r.project}/{r.experiment}" for r in runs])
+    put("run.duration_s", [round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs])
+    for key in sorted({k for r in runs for k in r.params}):
+        put(f"params.{key}", [r.params.get(key) for r in runs])
+    for key in sorted({k for r in runs for k in r.metrics}):
+        put(f"metrics.{key}", [r.metrics[key].value if key in r.metrics else None for r in runs])
+    contexts = sorted({i.context for r in runs for i in r.inputs})
+    for ctx in contexts:
+        put(f"datasets.{ctx}", [", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None for r in runs])
+    put("code.git_commit", [(r.context.get("git") or {}).get("commit") for r in runs])
+    put("code.git_dirty", [(r.context.get("git") or {}).get("dirty") for r in runs])
+    put("code.seed", [r.context.get("seed") for r in runs])
+    put("env.python", [envs[r.environment_id].python if r.environment_id else None for r in runs])
+    put("env.platform", [envs[r.environment_id].platform if r.environment_id else None for r in runs])
+    packages = sorted({p for e in envs.values() for p in e.packages}, key=str.lower)
+    for pkg in packages:
+        values = [envs[r.environment_id].packages.get(pkg) if r.environment_id else None for r in runs]
+        if len(set(values)) > 1:
+            put(f"env.packages.{pkg}", values)
+    for key in sorted({k for r in runs for k in r.tags}):
+        put(f"tags.{key}", [r.tags.get(key) for r in runs])
+    table = pd.DataFrame.from_dict(fields, orient="index", columns=columns)
+    differs = pd.Series(
+        {label: len({_fmt(v) for v in values}) > 1 for label, values in fields.items()}, dtype=bool
+    )
+    return RunComparison(table=table, differs=differs)
+
+
+def _column_names(runs: Sequence[Run]) -> list[str]:
+    names = [r.name for r in runs]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{r.name} ({r.id[:8]})" for r in runs]
