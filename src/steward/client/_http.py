@@ -16,7 +16,16 @@ from steward import __version__
 from steward._operations import Operation
 from steward.artifacts import check_sha256, sha256_file
 from steward.config import default_user
-from steward.errors import ERRORS_BY_CODE, IntegrityError, ServerUnavailable, StewardError
+from steward.errors import (
+    ERRORS_BY_CODE,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServerUnavailable,
+    StewardError,
+)
 
 if TYPE_CHECKING:
     from steward._backend import Backend
@@ -78,6 +87,12 @@ def _error_from(response: httpx.Response) -> StewardError:
         cls = ERRORS_BY_CODE.get(body.get("code", ""), StewardError)
         return cls(body.get("message", response.text), **body.get("details", {}))
     except Exception:
+        by_status = {404: NotFound, 409: Conflict, 403: PermissionDenied, 400: InvalidInput, 422: InvalidInput}
+        if response.status_code in by_status:
+            return by_status[response.status_code](
+                f"The server answered {response.status_code} to {response.request.method} "
+                f"{response.request.url.path}. {response.text[:300]}".strip()
+            )
         if response.status_code >= 500:
             return ServerUnavailable(
                 f"The Steward server answered {response.status_code}: {response.text[:300]}"

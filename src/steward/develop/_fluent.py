@@ -111,8 +111,8 @@ def start_run(
                 context, diff = capture_context()
                 environment = capture_environment()
             run = backend.create_run(
-                project=project or _default("project"),
-                experiment=experiment or _default("experiment"),
+                project=_default("project") if project is None else project,
+                experiment=_default("experiment") if experiment is None else experiment,
                 name=name,
                 parent_run_id=parent,
                 tags={k: str(v) for k, v in (tags or {}).items()},
