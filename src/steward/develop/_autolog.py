@@ -20,7 +20,8 @@ def autolog(*, disable: bool = False, log_model: bool = True) -> None:
     Logs the estimator's params (``get_params(deep=True)``), training metrics
     (accuracy/precision/recall/F1/log loss/ROC AUC for classifiers, MSE/RMSE/MAE/R² for
     regressors) and the fitted estimator as ``model/model.pkl``. ``disable=True`` undoes it.
-    Fits nested in another fit (a Pipeline's steps, a grid search's candidates) are not logged.
+    Fits nested in another fit (a Pipeline's steps, a grid search's candidates) are not
+    logged, nor are bare transformers (scikit-learn fits those internally, e.g. in metrics).
     """
     from sklearn.utils import all_estimators
 
@@ -32,7 +33,13 @@ def autolog(*, disable: bool = False, log_model: bool = True) -> None:
                 cls.fit = original
         _originals.clear()
         return
-    for _name, cls in all_estimators():
+    # Models and the meta-estimators that wrap them; not bare transformers, which
+    # scikit-learn itself fits internally (LabelEncoder inside roc_auc_score, ...).
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    models = [cls for _, cls in all_estimators(type_filter=["classifier", "regressor", "cluster"])]
+    for cls in [*models, Pipeline, GridSearchCV, RandomizedSearchCV]:
         fit = getattr(cls, "fit", None)
         if fit is None or cls in _originals or getattr(fit, "__steward_autolog__", False):
             continue

@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SRC    := src tests benchmarks examples
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the end-to-end life-cycle demo on the local default store
+	$(PY) examples/demo.py
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check $(SRC)
+	$(VENV)/bin/ruff format --check $(SRC)
+	$(VENV)/bin/mypy
+
+test: lint  ## lint, then the whole test suite (SQLite, PostgreSQL, HTTP, S3, processes)
+	$(PY) -m pytest -n 2 --timeout 300 -p no:cacheprovider
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix $(SRC)
+	$(VENV)/bin/ruff format $(SRC)
+
+bench: $(STAMP)  ## side-by-side benchmarks against MLflow
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) benchmarks/bench_tracking.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,179 @@
+"""Steward's end-to-end demo: track, compare and check models against a business objective.
+
+Runs on the embedded default (SQLite and a local folder under ~/.steward, or
+$STEWARD_HOME); nothing to start by hand. Data: scikit-learn's bundled diabetes data,
+turned into a classification task ("will the disease progress fast?").
+"""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from sklearn.datasets import load_diabetes
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import RocCurveDisplay, accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import steward
+from steward.config import load_settings
+
+PROJECT = "diabetes-triage"
+EXPERIMENT = "progression-classifier"
+SEED = 42
+console = Console()
+
+
+def load_data() -> pd.DataFrame:
+    """Return the diabetes data with a binary target: progression above the median."""
+    raw = load_diabetes(as_frame=True, scaled=False).frame
+    target = raw.pop("target")
+    raw["fast_progression"] = (target > target.median()).astype(int)
+    return raw
+
+
+def main() -> None:
+    started = time.time()
+    settings = load_settings()
+    console.rule("[bold]Steward demo: develop")
+    console.print(f"Store: [cyan]{settings.store_uri}[/]   artifacts: [cyan]{settings.artifact_uri}[/]")
+
+    steward.create_project(PROJECT, "Flag diabetes patients whose disease will progress fast.")
+    objective = steward.set_objective(
+        "missed_fast_progressors",
+        "share of fast-progressing patients the model fails to flag (false negative rate)",
+        "minimize",
+        0.25,
+        project=PROJECT,
+        kind="objective",
+        unit="ratio",
+    )
+    steward.set_objective(
+        "review_load", "share of patients flagged for specialist review", "minimize", 0.6, project=PROJECT
+    )
+    steward.set_experiment(EXPERIMENT, project=PROJECT)
+
+    data = load_data()
+    train, test = train_test_split(data, test_size=0.3, random_state=SEED, stratify=data["fast_progression"])
+    terms = "BSD-3-Clause, from scikit-learn's bundled datasets (Efron et al., 2004)"
+    train_v = steward.register_dataset(
+        train, "diabetes-train", source="sklearn.datasets.load_diabetes", terms_of_use=terms,
+        sensitive_columns=["age", "sex"],
+    )
+    test_v = steward.register_dataset(
+        test, "diabetes-holdout", source="sklearn.datasets.load_diabetes", terms_of_use=terms,
+        sensitive_columns=["age", "sex"],
+    )
+    console.print(
+        f"Datasets: diabetes-train v{train_v.version} ({train_v.row_count} rows), "
+        f"diabetes-holdout v{test_v.version} ({test_v.row_count} rows); "
+        f"sensitive columns recorded: {', '.join(train_v.sensitive_columns)}"
+    )
+
+    features = [c for c in data.columns if c != "fast_progression"]
+    X_train, y_train = train[features], train["fast_progression"]
+    X_test, y_test = test[features], test["fast_progression"]
+    candidates = {
+        "logistic-regression": make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)),
+        "random-forest": RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=SEED),
+        "gradient-boosting": GradientBoostingClassifier(n_estimators=150, max_depth=2, learning_rate=0.05, random_state=SEED),
+    }
+
+    steward.autolog()  # params, training metrics and the fitted model of every fit
+    run_ids = []
+    for name, model in candidates.items():
+        steward.seed_everything(SEED)
+        with steward.start_run(name, tags={"purpose": "demo"}) as run:
+            steward.log_input(train_v, context="training")
+            steward.log_input(test_v, context="evaluation")
+            model.fit(X_train, y_train)
+            proba = model.predict_proba(X_test)[:, 1]
+            pred = (proba >= 0.5).astype(int)
+            tn, fp, fn, tp = confusion_matrix(y_test, pred).ravel()
+            steward.log_metrics(
+                {
+                    "test_roc_auc": roc_auc_score(y_test, proba),
+                    "test_accuracy": accuracy_score(y_test, pred),
+                    "test_f1": f1_score(y_test, pred),
+                    "missed_fast_progressors": fn / (fn + tp),
+                    "review_load": (tp + fp) / len(pred),
+                }
+            )
+            fig, ax = plt.subplots(figsize=(4, 4))
+            RocCurveDisplay.from_predictions(y_test, proba, ax=ax, name=name)
+            steward.log_figure(fig, "plots/roc.png")
+            plt.close(fig)
+            if hasattr(model, "staged_predict_proba"):  # learning curve over boosting stages
+                for step, staged in enumerate(model.staged_predict_proba(X_test)):
+                    steward.log_metric("test_roc_auc_by_stage", roc_auc_score(y_test, staged[:, 1]), step)
+        run_ids.append(run.id)
+        console.print(f"  tracked run [bold]{name}[/] ({run.id[:8]})")
+    steward.autolog(disable=True)
+
+    console.rule("[bold]Runs, best first (search_runs)")
+    found = steward.search_runs(
+        f"experiment = '{EXPERIMENT}' and tags.purpose = 'demo' and status = 'FINISHED'",
+        project=PROJECT,
+        order_by=["metrics.test_roc_auc DESC"],
+        max_results=len(candidates),
+    )
+    table = Table("id", "test ROC AUC", "test F1", "missed fast progressors", "review load")
+    table.add_column("run", no_wrap=True)
+    for _, row in found.iterrows():
+        table.add_row(
+            row["run_id"][:8], f"{row['metrics.test_roc_auc']:.3f}", f"{row['metrics.test_f1']:.3f}",
+            f"{row['metrics.missed_fast_progressors']:.1%}", f"{row['metrics.review_load']:.1%}", row["name"],
+        )
+    console.print(table)
+
+    console.rule("[bold]Side by side (compare_runs): rows that differ")
+    comparison = steward.compare_runs(run_ids)
+    diff = Table()
+    diff.add_column("field", no_wrap=True)
+    for column in comparison.table.columns:
+        diff.add_column(str(column), overflow="fold")
+    for label, row in comparison.differences.iterrows():
+        shown = ("params.n_estimators", "params.max_depth", "params.learning_rate", "params.logisticregression__C",
+                 "metrics.test", "metrics.missed", "metrics.review", "metrics.training_roc", "tags.")
+        if str(label).startswith(shown):
+            diff.add_row(str(label), *[_short(v) for v in row])
+    console.print(diff)
+    same = comparison.table[~comparison.differs].index
+    console.print(f"[dim]Identical in all runs: {', '.join(x for x in same if not x.startswith('env.'))}[/]")
+
+    best = found.iloc[0]
+    missed = best["metrics.missed_fast_progressors"]
+    verdict = "[green]meets[/]" if objective.is_met(missed) else "[red]misses[/]"
+    console.rule("[bold]Against the business objective")
+    console.print(
+        f"Best run [bold]{best['name']}[/] misses {missed:.1%} of fast progressors: it {verdict} the "
+        f"objective '{objective.name}' (target ≤ {objective.target:.0%})."
+    )
+    console.print(
+        f"\nDone in {time.time() - started:.1f}s. Look further with:\n"
+        f"  steward runs list --project {PROJECT}\n"
+        f"  steward runs compare {' '.join(r[:8] for r in run_ids)}\n"
+        f"  steward datasets profile diabetes-train"
+    )
+
+
+def _short(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+if __name__ == "__main__":
+    main()
