@@ -19,7 +19,13 @@ from rich.table import Table
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import RocCurveDisplay, accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import (
+    RocCurveDisplay,
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -45,7 +51,9 @@ def main() -> None:
     started = time.time()
     settings = load_settings()
     console.rule("[bold]Steward demo: develop")
-    console.print(f"Store: [cyan]{settings.store_uri}[/]   artifacts: [cyan]{settings.artifact_uri}[/]")
+    console.print(
+        f"Store: [cyan]{settings.store_uri}[/]   artifacts: [cyan]{settings.artifact_uri}[/]"
+    )
 
     steward.create_project(PROJECT, "Flag diabetes patients whose disease will progress fast.")
     objective = steward.set_objective(
@@ -58,19 +66,31 @@ def main() -> None:
         unit="ratio",
     )
     steward.set_objective(
-        "review_load", "share of patients flagged for specialist review", "minimize", 0.6, project=PROJECT
+        "review_load",
+        "share of patients flagged for specialist review",
+        "minimize",
+        0.6,
+        project=PROJECT,
     )
     steward.set_experiment(EXPERIMENT, project=PROJECT)
 
     data = load_data()
-    train, test = train_test_split(data, test_size=0.3, random_state=SEED, stratify=data["fast_progression"])
+    train, test = train_test_split(
+        data, test_size=0.3, random_state=SEED, stratify=data["fast_progression"]
+    )
     terms = "BSD-3-Clause, from scikit-learn's bundled datasets (Efron et al., 2004)"
     train_v = steward.register_dataset(
-        train, "diabetes-train", source="sklearn.datasets.load_diabetes", terms_of_use=terms,
+        train,
+        "diabetes-train",
+        source="sklearn.datasets.load_diabetes",
+        terms_of_use=terms,
         sensitive_columns=["age", "sex"],
     )
     test_v = steward.register_dataset(
-        test, "diabetes-holdout", source="sklearn.datasets.load_diabetes", terms_of_use=terms,
+        test,
+        "diabetes-holdout",
+        source="sklearn.datasets.load_diabetes",
+        terms_of_use=terms,
         sensitive_columns=["age", "sex"],
     )
     console.print(
@@ -83,9 +103,15 @@ def main() -> None:
     X_train, y_train = train[features], train["fast_progression"]
     X_test, y_test = test[features], test["fast_progression"]
     candidates = {
-        "logistic-regression": make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)),
-        "random-forest": RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=SEED),
-        "gradient-boosting": GradientBoostingClassifier(n_estimators=150, max_depth=2, learning_rate=0.05, random_state=SEED),
+        "logistic-regression": make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)
+        ),
+        "random-forest": RandomForestClassifier(
+            n_estimators=200, min_samples_leaf=5, random_state=SEED
+        ),
+        "gradient-boosting": GradientBoostingClassifier(
+            n_estimators=150, max_depth=2, learning_rate=0.05, random_state=SEED
+        ),
     }
 
     steward.autolog()  # params, training metrics and the fitted model of every fit
@@ -98,7 +124,7 @@ def main() -> None:
             model.fit(X_train, y_train)
             proba = model.predict_proba(X_test)[:, 1]
             pred = (proba >= 0.5).astype(int)
-            tn, fp, fn, tp = confusion_matrix(y_test, pred).ravel()
+            _tn, fp, fn, tp = confusion_matrix(y_test, pred).ravel()
             steward.log_metrics(
                 {
                     "test_roc_auc": roc_auc_score(y_test, proba),
@@ -114,7 +140,9 @@ def main() -> None:
             plt.close(fig)
             if hasattr(model, "staged_predict_proba"):  # learning curve over boosting stages
                 for step, staged in enumerate(model.staged_predict_proba(X_test)):
-                    steward.log_metric("test_roc_auc_by_stage", roc_auc_score(y_test, staged[:, 1]), step)
+                    steward.log_metric(
+                        "test_roc_auc_by_stage", roc_auc_score(y_test, staged[:, 1]), step
+                    )
         run_ids.append(run.id)
         console.print(f"  tracked run [bold]{name}[/] ({run.id[:8]})")
     steward.autolog(disable=True)
@@ -130,8 +158,12 @@ def main() -> None:
     table.add_column("run", no_wrap=True)
     for _, row in found.iterrows():
         table.add_row(
-            row["run_id"][:8], f"{row['metrics.test_roc_auc']:.3f}", f"{row['metrics.test_f1']:.3f}",
-            f"{row['metrics.missed_fast_progressors']:.1%}", f"{row['metrics.review_load']:.1%}", row["name"],
+            row["run_id"][:8],
+            f"{row['metrics.test_roc_auc']:.3f}",
+            f"{row['metrics.test_f1']:.3f}",
+            f"{row['metrics.missed_fast_progressors']:.1%}",
+            f"{row['metrics.review_load']:.1%}",
+            row["name"],
         )
     console.print(table)
 
@@ -142,13 +174,24 @@ def main() -> None:
     for column in comparison.table.columns:
         diff.add_column(str(column), overflow="fold")
     for label, row in comparison.differences.iterrows():
-        shown = ("params.n_estimators", "params.max_depth", "params.learning_rate", "params.logisticregression__C",
-                 "metrics.test", "metrics.missed", "metrics.review", "metrics.training_roc", "tags.")
+        shown = (
+            "params.n_estimators",
+            "params.max_depth",
+            "params.learning_rate",
+            "params.logisticregression__C",
+            "metrics.test",
+            "metrics.missed",
+            "metrics.review",
+            "metrics.training_roc",
+            "tags.",
+        )
         if str(label).startswith(shown):
             diff.add_row(str(label), *[_short(v) for v in row])
     console.print(diff)
     same = comparison.table[~comparison.differs].index
-    console.print(f"[dim]Identical in all runs: {', '.join(x for x in same if not x.startswith('env.'))}[/]")
+    console.print(
+        f"[dim]Identical in all runs: {', '.join(x for x in same if not x.startswith('env.'))}[/]"
+    )
 
     best = found.iloc[0]
     missed = best["metrics.missed_fast_progressors"]

@@ -24,7 +24,9 @@ from steward.client import connect
 from steward.server import create_app
 from steward.store import Store
 
-PG_ADMIN = os.environ.get("STEWARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "STEWARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 _counter = itertools.count()
 
 
@@ -34,11 +36,18 @@ def _worker() -> str:
 
 @pytest.fixture(autouse=True)
 def steward_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own STEWARD_HOME, and no server URI from the environment."""
+    """Every test gets its own STEWARD_HOME and working folder, and no server URI."""
     home = tmp_path / "steward-home"
+    monkeypatch.chdir(tmp_path)  # runs then see no git repository unless a test makes one
     monkeypatch.setenv("STEWARD_HOME", str(home))
     monkeypatch.setenv("STEWARD_USER", "tester")
-    for var in ("STEWARD_URI", "STEWARD_STORE_URI", "STEWARD_ARTIFACT_URI", "STEWARD_PROJECT", "STEWARD_EXPERIMENT"):
+    for var in (
+        "STEWARD_URI",
+        "STEWARD_STORE_URI",
+        "STEWARD_ARTIFACT_URI",
+        "STEWARD_PROJECT",
+        "STEWARD_EXPERIMENT",
+    ):
         monkeypatch.delenv(var, raising=False)
     set_backend(None)
     yield home
@@ -107,7 +116,9 @@ def http_backend(sqlite_backend: SqlBackend) -> Iterator[Backend]:
 @pytest.fixture(params=["sqlite", "postgresql", "http"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """Each backend in turn, installed as the one the public API uses."""
-    chosen: Backend = request.getfixturevalue(f"{request.param if request.param != 'postgresql' else 'pg'}_backend")
+    chosen: Backend = request.getfixturevalue(
+        f"{request.param if request.param != 'postgresql' else 'pg'}_backend"
+    )
     set_backend(chosen)
     yield chosen
     while steward.active_run() is not None:
@@ -118,7 +129,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_backend(request: pytest.FixtureRequest) -> Iterator[SqlBackend]:
     """Both SQL backends, for tests of the store itself."""
-    chosen: SqlBackend = request.getfixturevalue(f"{request.param if request.param != 'postgresql' else 'pg'}_backend")
+    chosen: SqlBackend = request.getfixturevalue(
+        f"{request.param if request.param != 'postgresql' else 'pg'}_backend"
+    )
     set_backend(chosen)
     yield chosen
     set_backend(None)
@@ -133,8 +146,21 @@ def s3_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")}
-    os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+        )
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+    )
     yield endpoint
     server.stop()
     for key, value in saved.items():
@@ -168,9 +194,22 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "STEWARD_HOME": str(tmp_path / "server-home")}
     env.pop("STEWARD_URI", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "steward.server:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "steward.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30

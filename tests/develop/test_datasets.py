@@ -28,13 +28,25 @@ def credit() -> pd.DataFrame:
     )
 
 
-def test_same_content_same_version_new_content_new_version(backend: Backend, credit: pd.DataFrame) -> None:
-    v1 = steward.register_dataset(credit, "credit", source="bank export 2026-11", terms_of_use="internal only", sensitive_columns=["sex", "age"])
+def test_same_content_same_version_new_content_new_version(
+    backend: Backend, credit: pd.DataFrame
+) -> None:
+    v1 = steward.register_dataset(
+        credit,
+        "credit",
+        source="bank export 2026-11",
+        terms_of_use="internal only",
+        sensitive_columns=["sex", "age"],
+    )
     again = steward.register_dataset(credit.copy(), "credit")
     assert again.id == v1.id and again.version == 1
     v2 = steward.register_dataset(credit.head(400), "credit")
     assert v2.version == 2 and v2.content_hash != v1.content_hash
-    assert v1.row_count == 500 and v1.source == "bank export 2026-11" and v1.terms_of_use == "internal only"
+    assert (
+        v1.row_count == 500
+        and v1.source == "bank export 2026-11"
+        and v1.terms_of_use == "internal only"
+    )
     assert v1.sensitive_columns == ["sex", "age"]
     assert {c.name for c in v1.columns if c.sensitive} == {"sex", "age"}
     assert [v.version for v in get_backend().list_dataset_versions("credit")] == [2, 1]
@@ -42,7 +54,9 @@ def test_same_content_same_version_new_content_new_version(backend: Backend, cre
     assert steward.get_dataset("credit", 1).content_hash == v1.content_hash
 
 
-def test_profile_has_types_missing_rates_quantiles_and_categories(backend: Backend, credit: pd.DataFrame) -> None:
+def test_profile_has_types_missing_rates_quantiles_and_categories(
+    backend: Backend, credit: pd.DataFrame
+) -> None:
     version = steward.register_dataset(credit, "credit")
     cols = version.profile["columns"]
     income = cols["income"]
@@ -58,10 +72,14 @@ def test_profile_has_types_missing_rates_quantiles_and_categories(backend: Backe
     assert set(version.profile["suggested_sensitive"]) == {"sex", "age"}
 
 
-def test_load_returns_the_data_and_refuses_altered_data(backend: Backend, credit: pd.DataFrame, tmp_path: Path) -> None:
+def test_load_returns_the_data_and_refuses_altered_data(
+    backend: Backend, credit: pd.DataFrame, tmp_path: Path
+) -> None:
     version = steward.register_dataset(credit, "credit")
     loaded = steward.load_dataset("credit")
-    pd.testing.assert_frame_equal(loaded.reset_index(drop=True), credit.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        loaded.reset_index(drop=True), credit.reset_index(drop=True), check_dtype=False
+    )
     if isinstance(backend, type(get_backend())) and hasattr(backend.blobs, "root"):
         blob = Path(backend.blobs.root) / "blobs" / version.blob_sha256[:2] / version.blob_sha256
         blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")
@@ -69,7 +87,9 @@ def test_load_returns_the_data_and_refuses_altered_data(backend: Backend, credit
             steward.load_dataset("credit")
 
 
-def test_register_from_files_and_parse_errors(backend: Backend, credit: pd.DataFrame, tmp_path: Path) -> None:
+def test_register_from_files_and_parse_errors(
+    backend: Backend, credit: pd.DataFrame, tmp_path: Path
+) -> None:
     csv = tmp_path / "credit.csv"
     credit.to_csv(csv, index=False)
     from_csv = steward.register_dataset(csv, "credit-file")
@@ -81,7 +101,10 @@ def test_register_from_files_and_parse_errors(backend: Backend, credit: pd.DataF
     with pytest.raises(InvalidInput, match=r"Cannot parse .*broken.parquet"):
         steward.register_dataset(broken, "broken")
     with pytest.raises(InvalidInput, match="unknown file type"):
-        steward.register_dataset(tmp_path / "credit.csv.bak" if (tmp_path / "credit.csv.bak").write_text("x") else "", "x")
+        steward.register_dataset(
+            tmp_path / "credit.csv.bak" if (tmp_path / "credit.csv.bak").write_text("x") else "",
+            "x",
+        )
     with pytest.raises(NotFound, match="no such file"):
         steward.register_dataset(tmp_path / "absent.csv", "absent")
     assert [d.name for d in get_backend().list_datasets()] == ["credit-file", "credit-pq"]
@@ -101,7 +124,9 @@ def test_bad_dataset_inputs(backend: Backend, credit: pd.DataFrame) -> None:
         steward.get_dataset("credit", 7)
 
 
-def test_log_input_creates_lineage_and_is_searchable(backend: Backend, credit: pd.DataFrame) -> None:
+def test_log_input_creates_lineage_and_is_searchable(
+    backend: Backend, credit: pd.DataFrame
+) -> None:
     train = steward.register_dataset(credit.head(400), "credit")
     holdout = steward.register_dataset(credit.tail(100), "credit-holdout")
     with steward.start_run("fit") as run:

@@ -23,7 +23,9 @@ def runs(backend: Backend) -> dict[str, str]:
         ("lr-2", "o'brien", 0.60, "growth", "exp-a", 2),
     ]
     for name, model, auc, team, exp, trees in specs:
-        with steward.start_run(name, experiment=exp, tags={"team": team}, capture_environment_info=False) as run:
+        with steward.start_run(
+            name, experiment=exp, tags={"team": team}, capture_environment_info=False
+        ) as run:
             steward.log_params({"model": model, "n_trees": trees})
             steward.log_metric("auc", auc)
             if not name.startswith("lr"):
@@ -125,7 +127,11 @@ def test_filter_errors_say_where(backend: Backend, text: str, where: int | None,
 
 
 def test_parse_tree_shape() -> None:
-    tree = parse_filter("a_metric_free_filter_is_none" if False else "metrics.a > 1 and (params.b = 'x' or tags.c = 'y')")
+    tree = parse_filter(
+        "a_metric_free_filter_is_none"
+        if False
+        else "metrics.a > 1 and (params.b = 'x' or tags.c = 'y')"
+    )
     assert isinstance(tree, BoolOp) and tree.op == "and"
     assert tree.items[0] == Comparison("metrics", "a", ">", 1.0)
     assert isinstance(tree.items[1], BoolOp) and tree.items[1].op == "or"

@@ -10,7 +10,9 @@ from steward.errors import Conflict, InvalidInput, NotFound
 
 
 def test_run_lifecycle_records_params_metrics_tags(backend: Backend) -> None:
-    with steward.start_run("baseline", project="risk", experiment="churn", tags={"team": "risk"}) as run:
+    with steward.start_run(
+        "baseline", project="risk", experiment="churn", tags={"team": "risk"}
+    ) as run:
         steward.log_param("model", "rf")
         steward.log_params({"n_estimators": 200, "max_depth": None})
         for step, loss in enumerate([0.9, 0.5, 0.3]):
@@ -61,9 +63,8 @@ def test_param_logged_again_with_another_value_is_a_conflict(backend: Backend) -
 
 @pytest.mark.parametrize("value", ["high", None, float("nan"), float("inf"), True])
 def test_metric_that_is_not_a_finite_number_is_refused(backend: Backend, value: object) -> None:
-    with steward.start_run() as run:
-        with pytest.raises(InvalidInput, match="'acc'"):
-            steward.log_metric("acc", value)  # type: ignore[arg-type]
+    with steward.start_run() as run, pytest.raises(InvalidInput, match="'acc'"):
+        steward.log_metric("acc", value)  # type: ignore[arg-type]
     assert steward.get_run(run.id).metrics == {}
 
 
@@ -145,10 +146,16 @@ def test_buffered_metrics_are_all_stored_when_the_run_ends(backend: Backend) -> 
 def test_objectives_and_kpis_of_a_project(backend: Backend) -> None:
     steward.create_project("fraud", "Card fraud detection")
     steward.set_objective(
-        "fraud_rate", "share of transactions later confirmed fraudulent", "minimize", 0.001,
-        project="fraud", unit="ratio",
+        "fraud_rate",
+        "share of transactions later confirmed fraudulent",
+        "minimize",
+        0.001,
+        project="fraud",
+        unit="ratio",
     )
-    steward.set_objective("approval_rate", "share of approved transactions", "maximize", 0.97, project="fraud")
+    steward.set_objective(
+        "approval_rate", "share of approved transactions", "maximize", 0.97, project="fraud"
+    )
     objectives = {o.name: o for o in steward.get_objectives("fraud")}
     assert objectives["fraud_rate"].is_met(0.0008) is True
     assert objectives["fraud_rate"].is_met(0.002) is False
@@ -175,13 +182,22 @@ def test_artifacts_files_folders_text_and_tables(backend: Backend, tmp_path) -> 
         with pytest.raises(InvalidInput, match="artifact path"):
             steward.log_text("x", "../outside.txt")
     paths = [a.path for a in steward.list_artifacts(run.id)]
-    assert paths == ["a.txt", "config.yaml", "notes/hello.txt", "reports/a.txt", "reports/sub/b.txt", "tables/x.parquet"]
+    assert paths == [
+        "a.txt",
+        "config.yaml",
+        "notes/hello.txt",
+        "reports/a.txt",
+        "reports/sub/b.txt",
+        "tables/x.parquet",
+    ]
     same = {a.path: a.sha256 for a in steward.list_artifacts(run.id)}
     assert same["a.txt"] == same["reports/a.txt"]  # stored once, by content
     assert steward.load_artifact_bytes(run.id, "notes/hello.txt") == b"hello"
     local = steward.download_artifacts(run.id, "reports", tmp_path / "dl")
     assert (local / "sub" / "b.txt").read_text() == "beta"
-    assert pd.read_parquet(steward.download_artifacts(run.id, "tables/x.parquet", tmp_path / "t"))["x"].tolist() == [1, 2]
+    assert pd.read_parquet(steward.download_artifacts(run.id, "tables/x.parquet", tmp_path / "t"))[
+        "x"
+    ].tolist() == [1, 2]
 
 
 def test_figures_are_stored(backend: Backend) -> None:
@@ -202,7 +218,7 @@ def test_figures_are_stored(backend: Backend) -> None:
     png = steward.load_artifact_bytes(run.id, "plots/line.png")
     assert png.startswith(b"\x89PNG")
     html = steward.load_artifact_bytes(run.id, "plots/line.html").decode()
-    assert "Plotly.newPlot" in html and "<script src=\"http" not in html  # works offline
+    assert "Plotly.newPlot" in html and '<script src="http' not in html  # works offline
 
 
 def test_every_change_is_an_event_with_its_actor(backend: Backend) -> None:

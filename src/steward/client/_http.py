@@ -36,9 +36,13 @@ API = "/api/v1"
 class HttpBackend:
     """Calls a team server; has exactly the operations of the SQL backend."""
 
-    def __init__(self, url: str, *, client: httpx.Client | None = None, user: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, client: httpx.Client | None = None, user: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self.http = client or httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0, connect=5.0))
+        self.http = client or httpx.Client(
+            base_url=self.url, timeout=httpx.Timeout(60.0, connect=5.0)
+        )
         self.user = user or default_user()
         self.blobs = HttpBlobs(self)
 
@@ -87,7 +91,13 @@ def _error_from(response: httpx.Response) -> StewardError:
         cls = ERRORS_BY_CODE.get(body.get("code", ""), StewardError)
         return cls(body.get("message", response.text), **body.get("details", {}))
     except Exception:
-        by_status = {404: NotFound, 409: Conflict, 403: PermissionDenied, 400: InvalidInput, 422: InvalidInput}
+        by_status = {
+            404: NotFound,
+            409: Conflict,
+            403: PermissionDenied,
+            400: InvalidInput,
+            422: InvalidInput,
+        }
         if response.status_code in by_status:
             return by_status[response.status_code](
                 f"The server answered {response.status_code} to {response.request.method} "

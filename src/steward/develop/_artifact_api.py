@@ -15,7 +15,9 @@ from steward.develop._run_ops import check_artifact_path
 from steward.errors import InvalidInput, NotFound
 
 
-def log_artifact(local_path: str | Path, artifact_path: str | None = None, *, run_id: str | None = None) -> Artifact:
+def log_artifact(
+    local_path: str | Path, artifact_path: str | None = None, *, run_id: str | None = None
+) -> Artifact:
     """Store a local file as an artifact of the run (under ``artifact_path``) and return it."""
     backend, rid = _target(run_id)
     path = Path(local_path)
@@ -27,7 +29,9 @@ def log_artifact(local_path: str | Path, artifact_path: str | None = None, *, ru
     return backend.add_artifact(rid, target, sha, size)
 
 
-def log_artifacts(local_dir: str | Path, artifact_path: str | None = None, *, run_id: str | None = None) -> list[Artifact]:
+def log_artifacts(
+    local_dir: str | Path, artifact_path: str | None = None, *, run_id: str | None = None
+) -> list[Artifact]:
     """Store every file under a local folder, keeping its layout, and return them."""
     backend, rid = _target(run_id)
     root = Path(local_dir)
@@ -72,7 +76,9 @@ def log_figure(figure: Any, artifact_path: str, *, run_id: str | None = None) ->
     module = type(figure).__module__
     if module.startswith("matplotlib"):
         if suffix not in {".png", ".svg", ".pdf", ".jpg", ".jpeg"}:
-            raise InvalidInput(f"Save a matplotlib figure as .png, .svg, .pdf or .jpg; got {artifact_path!r}.")
+            raise InvalidInput(
+                f"Save a matplotlib figure as .png, .svg, .pdf or .jpg; got {artifact_path!r}."
+            )
         out = io.BytesIO()
         figure.savefig(out, format=suffix.lstrip("."), bbox_inches="tight")
         return _log_bytes(out.getvalue(), artifact_path, run_id)
@@ -81,7 +87,9 @@ def log_figure(figure: Any, artifact_path: str, *, run_id: str | None = None) ->
             return log_text(figure.to_json(), artifact_path, run_id=run_id)
         if suffix == ".html":
             # Self-contained (plotly.js inline) so the file opens offline, anywhere.
-            return log_text(figure.to_html(include_plotlyjs=True, full_html=True), artifact_path, run_id=run_id)
+            return log_text(
+                figure.to_html(include_plotlyjs=True, full_html=True), artifact_path, run_id=run_id
+            )
         raise InvalidInput(f"Save a Plotly figure as .html or .json; got {artifact_path!r}.")
     raise InvalidInput(
         f"log_figure takes a matplotlib or Plotly figure; got {type(figure).__name__}. "
@@ -116,7 +124,11 @@ def list_artifacts(run_id: str, prefix: str = "") -> list[Artifact]:
 def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = None) -> Path:
     """Download one artifact or a folder of them (checked by hash) and return the local path."""
     backend = get_backend()
-    found = [a for a in backend.list_artifacts(run_id, path) if a.path == path or a.path.startswith(path.rstrip("/") + "/") or not path]
+    found = [
+        a
+        for a in backend.list_artifacts(run_id, path)
+        if a.path == path or a.path.startswith(path.rstrip("/") + "/") or not path
+    ]
     if not found:
         raise NotFound(f"Run {run_id!r} has no artifact at {path!r}.")
     root = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="steward-"))

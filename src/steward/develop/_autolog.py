@@ -28,9 +28,9 @@ def autolog(*, disable: bool = False, log_model: bool = True) -> None:
     if disable:
         for cls, original in _originals.items():
             if original is None:
-                del cls.fit  # the class inherited fit: inherit it again
+                del cls.fit  # type: ignore[attr-defined]  # inherited: inherit it again
             else:
-                cls.fit = original
+                cls.fit = original  # type: ignore[attr-defined]
         _originals.clear()
         return
     # Models and the meta-estimators that wrap them; not bare transformers, which
@@ -109,21 +109,39 @@ def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any = None) -> dic
             pred = est.predict(X)
             out["accuracy"] = m.accuracy_score(y, pred, sample_weight=sample_weight)
             average = "binary" if len(np.unique(y)) == 2 else "weighted"
-            out["precision"] = m.precision_score(y, pred, average=average, sample_weight=sample_weight, zero_division=0)
-            out["recall"] = m.recall_score(y, pred, average=average, sample_weight=sample_weight, zero_division=0)
-            out["f1"] = m.f1_score(y, pred, average=average, sample_weight=sample_weight, zero_division=0)
+            out["precision"] = m.precision_score(
+                y, pred, average=average, sample_weight=sample_weight, zero_division=0
+            )
+            out["recall"] = m.recall_score(
+                y, pred, average=average, sample_weight=sample_weight, zero_division=0
+            )
+            out["f1"] = m.f1_score(
+                y, pred, average=average, sample_weight=sample_weight, zero_division=0
+            )
             if hasattr(est, "predict_proba"):
                 proba = est.predict_proba(X)
-                out["log_loss"] = m.log_loss(y, proba, sample_weight=sample_weight, labels=est.classes_)
+                out["log_loss"] = m.log_loss(
+                    y, proba, sample_weight=sample_weight, labels=est.classes_
+                )
                 if proba.shape[1] == 2:
                     out["roc_auc"] = m.roc_auc_score(y, proba[:, 1], sample_weight=sample_weight)
                 else:
-                    out["roc_auc"] = m.roc_auc_score(y, proba, multi_class="ovr", sample_weight=sample_weight, labels=est.classes_)
+                    out["roc_auc"] = m.roc_auc_score(
+                        y,
+                        proba,
+                        multi_class="ovr",
+                        sample_weight=sample_weight,
+                        labels=est.classes_,
+                    )
         elif is_regressor(est):
             pred = est.predict(X)
             mse = m.mean_squared_error(y, pred, sample_weight=sample_weight)
-            out.update(mse=mse, rmse=float(np.sqrt(mse)), mae=m.mean_absolute_error(y, pred, sample_weight=sample_weight),
-                       r2=m.r2_score(y, pred, sample_weight=sample_weight))
+            out.update(
+                mse=mse,
+                rmse=float(np.sqrt(mse)),
+                mae=m.mean_absolute_error(y, pred, sample_weight=sample_weight),
+                r2=m.r2_score(y, pred, sample_weight=sample_weight),
+            )
     except Exception:  # a metric that does not apply to this target: log the others
         pass
     return {k: float(v) for k, v in out.items() if np.isfinite(v)}

@@ -29,14 +29,18 @@ class MetricBuffer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def add(self, backend: Any, run_id: str, key: str, value: float, step: int, timestamp: float) -> None:
+    def add(
+        self, backend: Any, run_id: str, key: str, value: float, step: int, timestamp: float
+    ) -> None:
         """Queue one point; raise the error of an earlier failed send, if any."""
         self._raise_pending()
         with self._lock:
             self._points.append((backend, run_id, key, value, step, timestamp))
             full = len(self._points) >= MAX_QUEUE
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="steward-metrics", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="steward-metrics", daemon=True
+                )
                 self._thread.start()
         if full:
             self._wake.set()
@@ -83,10 +87,14 @@ class MetricBuffer:
                 error = _send_with_retries(backend, run_id, batch)
                 if error is not None:
                     self._error = error
-                    if getattr(error, "http_status", 500) >= 500:  # keep points the store could not take
+                    if (
+                        getattr(error, "http_status", 500) >= 500
+                    ):  # keep points the store could not take
                         failed += [
                             (backend, run_id, k, v, s, t)
-                            for k, v, s, t in zip(batch.keys, batch.values, batch.steps, batch.timestamps, strict=True)
+                            for k, v, s, t in zip(
+                                batch.keys, batch.values, batch.steps, batch.timestamps, strict=True
+                            )
                         ]
             if failed:
                 with self._lock:

@@ -61,23 +61,32 @@ class DatasetOps(Service):
                     return self._create_version(tx, spec)
             except SAIntegrityError:
                 continue  # another writer took that version number or content: look again
-        raise InvalidInput(f"Could not record a version of dataset {spec.dataset!r}: too many concurrent writers.")
+        raise InvalidInput(
+            f"Could not record a version of dataset {spec.dataset!r}: too many concurrent writers."
+        )
 
     def _create_version(self, tx: Transaction, spec: DatasetVersionSpec) -> DatasetVersion:
         row = tx.conn.execute(select(ds.c.id).where(ds.c.name == spec.dataset)).first()
         if row is None:
             stmt = upsert(tx.conn, ds).values(
-                name=spec.dataset, description=spec.description, created_at=tx.now, created_by=tx.actor
+                name=spec.dataset,
+                description=spec.description,
+                created_at=tx.now,
+                created_by=tx.actor,
             )
             tx.conn.execute(stmt.on_conflict_do_nothing())
             tx.emit("dataset.created", "dataset", spec.dataset)
             row = tx.conn.execute(select(ds.c.id).where(ds.c.name == spec.dataset)).one()
         dataset_id = int(row[0])
         existing = tx.conn.execute(
-            self._query().where(dv.c.dataset_id == dataset_id, dv.c.content_hash == spec.content_hash)
+            self._query().where(
+                dv.c.dataset_id == dataset_id, dv.c.content_hash == spec.content_hash
+            )
         ).first()
         if existing is not None:
-            tx.emit("dataset.version.reused", "dataset_version", str(existing.id), dataset=spec.dataset)
+            tx.emit(
+                "dataset.version.reused", "dataset_version", str(existing.id), dataset=spec.dataset
+            )
             return _version(existing)
         latest = tx.conn.execute(
             select(func.max(dv.c.version)).where(dv.c.dataset_id == dataset_id)
@@ -131,12 +140,21 @@ class DatasetOps(Service):
             if conn.execute(select(ds.c.id).where(ds.c.name == name)).first() is None:
                 raise _missing_dataset(conn, name)
             query = self._query().where(ds.c.name == name)
-            query = query.where(dv.c.version == version) if version else query.order_by(dv.c.version.desc())
+            query = (
+                query.where(dv.c.version == version)
+                if version
+                else query.order_by(dv.c.version.desc())
+            )
             row = conn.execute(query.limit(1)).first()
             if row is None:
-                known = [v for (v,) in conn.execute(
-                    select(dv.c.version).join(ds, ds.c.id == dv.c.dataset_id).where(ds.c.name == name)
-                )]
+                known = [
+                    v
+                    for (v,) in conn.execute(
+                        select(dv.c.version)
+                        .join(ds, ds.c.id == dv.c.dataset_id)
+                        .where(ds.c.name == name)
+                    )
+                ]
                 raise NotFound(
                     f"Dataset {name!r} has no version {version}; its versions are "
                     f"{', '.join(map(str, known)) or 'none'}."
@@ -165,7 +183,9 @@ class DatasetOps(Service):
         with self.store.read() as conn:
             if conn.execute(select(ds.c.id).where(ds.c.name == name)).first() is None:
                 raise _missing_dataset(conn, name)
-            rows = conn.execute(self._query().where(ds.c.name == name).order_by(dv.c.version.desc()))
+            rows = conn.execute(
+                self._query().where(ds.c.name == name).order_by(dv.c.version.desc())
+            )
             return [_version(row) for row in rows]
 
     @operation("POST", "/runs/{run_id}/inputs", tag="datasets")
@@ -174,9 +194,7 @@ class DatasetOps(Service):
         check_key(context, "input context")
         with self.store.write() as tx:
             require_run(tx.conn, run_id)
-            found = tx.conn.execute(
-                self._query().where(dv.c.id == dataset_version_id)
-            ).first()
+            found = tx.conn.execute(self._query().where(dv.c.id == dataset_version_id)).first()
             if found is None:
                 raise NotFound(f"Dataset version id {dataset_version_id} does not exist.")
             stmt = upsert(tx.conn, le).values(

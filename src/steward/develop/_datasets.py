@@ -6,7 +6,6 @@ import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -124,7 +123,9 @@ def register_dataset(
         blob_sha256=blob_sha,
         row_count=len(frame),
         columns=[
-            ColumnSchema(name=str(c), dtype=str(frame[c].dtype), nullable=bool(frame[c].isna().any()))
+            ColumnSchema(
+                name=str(c), dtype=str(frame[c].dtype), nullable=bool(frame[c].isna().any())
+            )
             for c in frame.columns
         ],
         profile=profile_frame(frame),
@@ -165,8 +166,10 @@ def log_input(
 ) -> DatasetVersion:
     """Record that the active run read a dataset version; return that version."""
     backend, rid = _target(run_id)
-    meta = dataset if isinstance(dataset, DatasetVersion) else backend.get_dataset_version(dataset, version)
+    meta = (
+        dataset
+        if isinstance(dataset, DatasetVersion)
+        else backend.get_dataset_version(dataset, version)
+    )
     backend.log_input(rid, meta.id, context)
     return meta
-
-

@@ -34,7 +34,9 @@ def capture_environment() -> Environment:
     python = f"{platform.python_implementation()} {platform.python_version()}"
     plat = platform.platform()
     digest = hashlib.sha256(
-        json.dumps({"python": python, "platform": plat, "packages": packages}, sort_keys=True).encode()
+        json.dumps(
+            {"python": python, "platform": plat, "packages": packages}, sort_keys=True
+        ).encode()
     ).hexdigest()
     return Environment(id=digest, python=python, platform=plat, packages=packages)
 
@@ -54,9 +56,10 @@ def capture_context() -> tuple[dict[str, Any], bytes | None]:
 
 
 def _code_folder() -> Path:
+    """Return the folder of the script being run, or the working folder for tools and REPLs."""
     main = sys.argv[0] if sys.argv and sys.argv[0] else ""
     path = Path(main)
-    if main and path.exists() and not main.endswith(("pytest", "ipykernel_launcher.py")):
+    if main and path.is_file() and not {"site-packages", "dist-packages"} & set(path.resolve().parts):
         return path.resolve().parent
     return Path.cwd()
 
@@ -85,7 +88,11 @@ def git_state(folder: Path) -> tuple[dict[str, Any] | None, bytes | None]:
     if dirty and commit:
         try:
             diff = subprocess.run(
-                ["git", "diff", "HEAD", "--binary"], cwd=top, capture_output=True, timeout=60, check=True
+                ["git", "diff", "HEAD", "--binary"],
+                cwd=top,
+                capture_output=True,
+                timeout=60,
+                check=True,
             ).stdout
         except (OSError, subprocess.SubprocessError):
             diff = None

@@ -35,11 +35,32 @@ ATTRIBUTES = (
     "start_time",
     "end_time",
 )
-ALIASES = {"id": "run_id", "run_name": "name", "attribute": "attributes", "attr": "attributes",
-           "metric": "metrics", "param": "params", "tag": "tags", "dataset": "datasets"}
+ALIASES = {
+    "id": "run_id",
+    "run_name": "name",
+    "attribute": "attributes",
+    "attr": "attributes",
+    "metric": "metrics",
+    "param": "params",
+    "tag": "tags",
+    "dataset": "datasets",
+}
 NAMESPACES = ("metrics", "params", "tags", "attributes", "datasets")
 DATASET_FIELDS = ("name", "version")
-OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "ilike", "in", "not in", "is null", "is not null")
+OPERATORS = (
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "like",
+    "ilike",
+    "in",
+    "not in",
+    "is null",
+    "is not null",
+)
 
 _TOKEN = re.compile(
     r"""
@@ -130,10 +151,12 @@ class _Parser:
         return False
 
     def parse(self) -> Comparison | BoolOp:
-        node = self.or_expr()
+        node: Comparison | BoolOp = self.or_expr()
         tok = self.peek()
         if tok.kind != "end":
-            self._fail(tok.pos, f"expected 'and', 'or' or the end of the filter, found {tok.text!r}")
+            self._fail(
+                tok.pos, f"expected 'and', 'or' or the end of the filter, found {tok.text!r}"
+            )
         return node
 
     def or_expr(self) -> Any:
@@ -156,7 +179,9 @@ class _Parser:
             node = self.or_expr()
             tok = self.next()
             if tok.text != ")":
-                self._fail(tok.pos, f"expected ')' to close the '(', found {tok.text or 'the end'!r}")
+                self._fail(
+                    tok.pos, f"expected ')' to close the '(', found {tok.text or 'the end'!r}"
+                )
             return node
         return self.comparison()
 
@@ -192,7 +217,9 @@ class _Parser:
                 self.next()
                 key += "." + self.next().text
         else:
-            self._fail(key_tok.pos, f"expected a key after '{head}.', found {key_tok.text or 'the end'!r}")
+            self._fail(
+                key_tok.pos, f"expected a key after '{head}.', found {key_tok.text or 'the end'!r}"
+            )
         if head == "attributes":
             key = ALIASES.get(key, key)
             if key not in ATTRIBUTES:
@@ -202,7 +229,9 @@ class _Parser:
                     + did_you_mean(key, ATTRIBUTES).rstrip("?"),
                 )
         if head == "datasets" and key not in DATASET_FIELDS:
-            self._fail(key_tok.pos, f"unknown dataset field {key!r}; use datasets.name or datasets.version")
+            self._fail(
+                key_tok.pos, f"unknown dataset field {key!r}; use datasets.name or datasets.version"
+            )
         return head, key
 
     def comparison(self) -> Comparison:
@@ -224,11 +253,17 @@ class _Parser:
         if tok.kind == "word" and word in {"like", "ilike"}:
             value = self.value()
             if not isinstance(value, str):
-                self._fail(self.tokens[self.i - 1].pos, f"{word.upper()} needs a quoted pattern such as '%rf%'")
+                self._fail(
+                    self.tokens[self.i - 1].pos,
+                    f"{word.upper()} needs a quoted pattern such as '%rf%'",
+                )
             return Comparison(namespace, key, word, value)
         if tok.kind != "op":
             what = repr(tok.text) if tok.text else "the end of the filter"
-            self._fail(tok.pos, f"expected a comparison operator (=, !=, <, <=, >, >=, LIKE, IN, IS NULL) after '{namespace}.{key}', found {what}")
+            self._fail(
+                tok.pos,
+                f"expected a comparison operator (=, !=, <, <=, >, >=, LIKE, IN, IS NULL) after '{namespace}.{key}', found {what}",
+            )
         op = {"==": "=", "<>": "!="}.get(tok.text, tok.text)
         return Comparison(namespace, key, op, self.value())
 

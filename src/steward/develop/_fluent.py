@@ -50,7 +50,10 @@ class ActiveRun:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc is None:
             end_run("FINISHED", run_id=self.id)
@@ -136,9 +139,9 @@ def active_run() -> ActiveRun | None:
 
 def _target(run_id: str | None) -> tuple[Backend, str]:
     if run_id is not None:
-        for active in _stack:
-            if active.id == run_id:
-                return active.backend, run_id
+        for entry in _stack:
+            if entry.id == run_id:
+                return entry.backend, run_id
         return get_backend(), run_id
     active = active_run()
     if active is None:
@@ -148,7 +151,9 @@ def _target(run_id: str | None) -> tuple[Backend, str]:
     return active.backend, active.id
 
 
-def end_run(status: RunStatus = "FINISHED", *, run_id: str | None = None, error: str | None = None) -> Run:
+def end_run(
+    status: RunStatus = "FINISHED", *, run_id: str | None = None, error: str | None = None
+) -> Run:
     """Return the run after storing its buffered metrics and ending it with ``status``."""
     backend, rid = _target(run_id)
     try:
@@ -187,7 +192,9 @@ def log_metric(
 
         synchronous = not load_settings().async_logging
     if synchronous:
-        backend.log_batch(rid, metrics=MetricBatch(keys=[key], values=[number], steps=[step], timestamps=[ts]))
+        backend.log_batch(
+            rid, metrics=MetricBatch(keys=[key], values=[number], steps=[step], timestamps=[ts])
+        )
     else:
         buffer.add(backend, rid, key, number, step, ts)
 
@@ -198,7 +205,9 @@ def _next_step(run_id: str, key: str) -> int:
     return step
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None, *, run_id: str | None = None) -> None:
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, *, run_id: str | None = None
+) -> None:
     """Log several metric values at one step."""
     for key, value in metrics.items():
         log_metric(key, value, step, run_id=run_id)
@@ -212,7 +221,9 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> None:
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Log several params at once."""
     backend, rid = _target(run_id)
-    backend.log_batch(rid, params={check_key(k, "param"): param_value(k, v) for k, v in params.items()})
+    backend.log_batch(
+        rid, params={check_key(k, "param"): param_value(k, v) for k, v in params.items()}
+    )
 
 
 def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
@@ -320,7 +331,9 @@ def _install_exit_hooks() -> None:
     previous = sys.excepthook
     state: dict[str, str] = {}
 
-    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
         state["error"] = _describe(exc)
         previous(exc_type, exc, tb)
 

@@ -11,8 +11,18 @@ QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 BINS = 20
 TOP = 20
 SENSITIVE_HINTS = (
-    "sex", "gender", "age", "race", "ethnicity", "ethnic", "religion", "nationality",
-    "marital", "disability", "pregnan", "orientation",
+    "sex",
+    "gender",
+    "age",
+    "race",
+    "ethnicity",
+    "ethnic",
+    "religion",
+    "nationality",
+    "marital",
+    "disability",
+    "pregnan",
+    "orientation",
 )
 
 
@@ -58,7 +68,10 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
                 max=float(finite.max()),
                 mean=float(finite.mean()),
                 std=float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-                quantiles={str(q): float(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)},
+                quantiles={
+                    str(q): float(v)
+                    for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)
+                },
             )
             counts, edges = np.histogram(finite, bins=min(BINS, max(1, out["distinct"] or 1)))
             out["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
@@ -71,7 +84,11 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
         out["other_count"] = int(freq.iloc[TOP:].sum()) if len(freq) > TOP else 0
     elif kind == "text" and len(values):
         lengths = values.astype(str).str.len()
-        out.update(min_length=int(lengths.min()), max_length=int(lengths.max()), mean_length=float(lengths.mean()))
+        out.update(
+            min_length=int(lengths.min()),
+            max_length=int(lengths.max()),
+            mean_length=float(lengths.mean()),
+        )
     return out
 
 

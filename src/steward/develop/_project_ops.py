@@ -19,7 +19,9 @@ DEFAULT = "default"
 
 def project_id(tx: Transaction, name: str, *, create: bool) -> int:
     """Return the id of project ``name``, creating it when ``create`` is set."""
-    row = tx.conn.execute(select(tables.projects.c.id).where(tables.projects.c.name == name)).first()
+    row = tx.conn.execute(
+        select(tables.projects.c.id).where(tables.projects.c.name == name)
+    ).first()
     if row:
         return int(row[0])
     if not create:
@@ -28,7 +30,11 @@ def project_id(tx: Transaction, name: str, *, create: bool) -> int:
         name=name, description="", created_at=tx.now, created_by=tx.actor
     )
     tx.conn.execute(stmt.on_conflict_do_nothing())
-    pid = int(tx.conn.execute(select(tables.projects.c.id).where(tables.projects.c.name == name)).scalar_one())
+    pid = int(
+        tx.conn.execute(
+            select(tables.projects.c.id).where(tables.projects.c.name == name)
+        ).scalar_one()
+    )
     tx.emit("project.created", "project", name, description="")
     return pid
 
@@ -143,7 +149,10 @@ class ProjectOps(Service):
             if conn.execute(select(p.c.id).where(p.c.name == project)).first() is None:
                 raise _missing_project(conn, project)
             rows = conn.execute(
-                select(p.c.name.label("project"), *[c for c in o.c if c.name not in {"id", "project_id"}])
+                select(
+                    p.c.name.label("project"),
+                    *[c for c in o.c if c.name not in {"id", "project_id"}],
+                )
                 .join(p, p.c.id == o.c.project_id)
                 .where(p.c.name == project)
                 .order_by(o.c.name)
@@ -163,7 +172,12 @@ class ProjectOps(Service):
                     .where(tables.experiments.c.id == eid)
                     .values(description=description)
                 )
-                tx.emit("experiment.described", "experiment", f"{project}/{name}", description=description)
+                tx.emit(
+                    "experiment.described",
+                    "experiment",
+                    f"{project}/{name}",
+                    description=description,
+                )
         return next(x for x in self.list_experiments(project) if x.name == name)
 
     @operation("GET", "/projects/{project}/experiments", tag="projects")

@@ -14,21 +14,41 @@ from steward.develop._buffer import buffer
 from steward.develop._models import Run
 from steward.errors import InvalidInput
 
-RUN_COLUMNS = ["run_id", "project", "experiment", "name", "status", "user", "start_time", "end_time", "parent_run_id"]
+RUN_COLUMNS = [
+    "run_id",
+    "project",
+    "experiment",
+    "name",
+    "status",
+    "user",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+]
 
 
 @overload
 def search_runs(
-    filter: str = "", *, project: str | None = None, experiments: Sequence[str] | None = None,
-    order_by: Sequence[str] | None = None, max_results: int = 1000, page_token: str | None = None,
+    filter: str = "",
+    *,
+    project: str | None = None,
+    experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
     output: Literal["frame"] = "frame",
 ) -> pd.DataFrame: ...
 
 
 @overload
 def search_runs(
-    filter: str = "", *, project: str | None = None, experiments: Sequence[str] | None = None,
-    order_by: Sequence[str] | None = None, max_results: int = 1000, page_token: str | None = None,
+    filter: str = "",
+    *,
+    project: str | None = None,
+    experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
     output: Literal["runs"],
 ) -> list[Run]: ...
 
@@ -70,8 +90,13 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     for run in runs:
         row: dict[str, Any] = {
-            "run_id": run.id, "project": run.project, "experiment": run.experiment, "name": run.name,
-            "status": run.status, "user": run.user, "start_time": pd.to_datetime(run.start_time, unit="s"),
+            "run_id": run.id,
+            "project": run.project,
+            "experiment": run.experiment,
+            "name": run.name,
+            "status": run.status,
+            "user": run.user,
+            "start_time": pd.to_datetime(run.start_time, unit="s"),
             "end_time": pd.to_datetime(run.end_time, unit="s") if run.end_time else pd.NaT,
             "parent_run_id": run.parent_run_id,
         }
@@ -103,12 +128,17 @@ class RunComparison:
         """Return an HTML table with differing rows highlighted."""
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.table.columns)
         rows = []
+        differs = {str(k): bool(v) for k, v in self.differs.items()}
         for label, row in self.table.iterrows():
-            cls = ' class="differs"' if self.differs[label] else ""
+            cls = ' class="differs"' if differs[str(label)] else ""
             cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
             rows.append(f"<tr{cls}><th>{html.escape(str(label))}</th>{cells}</tr>")
-        style = "<style>tr.differs{background:#fff3bf;font-weight:600}td,th{padding:2px 8px}</style>"
-        return f'{style}<table class="steward-compare"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
+        style = (
+            "<style>tr.differs{background:#fff3bf;font-weight:600}td,th{padding:2px 8px}</style>"
+        )
+        return (
+            f'{style}<table class="steward-compare"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
+        )
 
     def __str__(self) -> str:
         marked = self.table.copy()
@@ -131,7 +161,11 @@ def compare_runs(run_ids: Sequence[str]) -> RunComparison:
     buffer.flush()
     backend = get_backend()
     runs = [backend.get_run(rid) for rid in run_ids]
-    envs = {r.environment_id: backend.get_environment(r.environment_id) for r in runs if r.environment_id}
+    envs = {
+        r.environment_id: backend.get_environment(r.environment_id)
+        for r in runs
+        if r.environment_id
+    }
     columns = _column_names(runs)
     fields: dict[str, list[Any]] = {}
 
@@ -140,22 +174,36 @@ def compare_runs(run_ids: Sequence[str]) -> RunComparison:
 
     put("run.status", [r.status for r in runs])
     put("run.experiment", [f"{r.project}/{r.experiment}" for r in runs])
-    put("run.duration_s", [round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs])
+    put(
+        "run.duration_s",
+        [round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs],
+    )
     for key in sorted({k for r in runs for k in r.params}):
         put(f"params.{key}", [r.params.get(key) for r in runs])
     for key in sorted({k for r in runs for k in r.metrics}):
         put(f"metrics.{key}", [r.metrics[key].value if key in r.metrics else None for r in runs])
     contexts = sorted({i.context for r in runs for i in r.inputs})
     for ctx in contexts:
-        put(f"datasets.{ctx}", [", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None for r in runs])
+        put(
+            f"datasets.{ctx}",
+            [
+                ", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None
+                for r in runs
+            ],
+        )
     put("code.git_commit", [(r.context.get("git") or {}).get("commit") for r in runs])
     put("code.git_dirty", [(r.context.get("git") or {}).get("dirty") for r in runs])
     put("code.seed", [r.context.get("seed") for r in runs])
     put("env.python", [envs[r.environment_id].python if r.environment_id else None for r in runs])
-    put("env.platform", [envs[r.environment_id].platform if r.environment_id else None for r in runs])
+    put(
+        "env.platform",
+        [envs[r.environment_id].platform if r.environment_id else None for r in runs],
+    )
     packages = sorted({p for e in envs.values() for p in e.packages}, key=str.lower)
     for pkg in packages:
-        values = [envs[r.environment_id].packages.get(pkg) if r.environment_id else None for r in runs]
+        values = [
+            envs[r.environment_id].packages.get(pkg) if r.environment_id else None for r in runs
+        ]
         if len(set(values)) > 1:
             put(f"env.packages.{pkg}", values)
     for key in sorted({k for r in runs for k in r.tags}):

@@ -50,7 +50,9 @@ _RUN_COLUMNS = (
 
 def run_query() -> Any:
     """Return a SELECT of run rows joined to their experiment and project names."""
-    return select(*_RUN_COLUMNS).join(e, e.c.id == r.c.experiment_id).join(p, p.c.id == e.c.project_id)
+    return (
+        select(*_RUN_COLUMNS).join(e, e.c.id == r.c.experiment_id).join(p, p.c.id == e.c.project_id)
+    )
 
 
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
@@ -73,7 +75,12 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         lm = tables.latest_metrics
         for m in conn.execute(select(lm).where(lm.c.run_id.in_(chunk))):
             runs[m.run_id].metrics[m.key] = LatestMetric(
-                value=m.value, step=m.step, timestamp=m.timestamp, min=m.min, max=m.max, count=m.count
+                value=m.value,
+                step=m.step,
+                timestamp=m.timestamp,
+                min=m.min,
+                max=m.max,
+                count=m.count,
             )
         le, dv, ds = tables.lineage_edges, tables.dataset_versions, tables.datasets
         for row in conn.execute(
@@ -101,7 +108,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def require_run(conn: Connection, run_id: str) -> Row[Any]:
+def require_run(conn: Connection, run_id: str) -> Any:
     """Return the run row ``run_id`` or raise NotFound."""
     row = conn.execute(select(r.c.id, r.c.status, r.c.end_time).where(r.c.id == run_id)).first()
     if row is None:
@@ -152,7 +159,12 @@ class RunOps(Service):
             if environment is not None:
                 stmt = upsert(tx.conn, tables.environments).values(**environment.model_dump())
                 if tx.conn.execute(stmt.on_conflict_do_nothing()).rowcount:
-                    tx.emit("environment.recorded", "environment", environment.id, python=environment.python)
+                    tx.emit(
+                        "environment.recorded",
+                        "environment",
+                        environment.id,
+                        python=environment.python,
+                    )
             tx.conn.execute(
                 insert(r).values(
                     id=run_id,
@@ -170,7 +182,8 @@ class RunOps(Service):
             )
             if tags:
                 tx.conn.execute(
-                    insert(tables.tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+                    insert(tables.tags),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
             tx.emit(
                 "run.created",
@@ -315,8 +328,12 @@ class RunOps(Service):
             ).scalar()
             values = {"sha256": sha256, "size": size, "created_at": tx.now}
             stmt = upsert(tx.conn, a).values(run_id=run_id, path=path, **values)
-            tx.conn.execute(stmt.on_conflict_do_update(index_elements=[a.c.run_id, a.c.path], set_=values))
-            tx.emit("artifact.logged", "run", run_id, path=path, sha256=sha256, size=size, replaced=old)
+            tx.conn.execute(
+                stmt.on_conflict_do_update(index_elements=[a.c.run_id, a.c.path], set_=values)
+            )
+            tx.emit(
+                "artifact.logged", "run", run_id, path=path, sha256=sha256, size=size, replaced=old
+            )
         return Artifact(run_id=run_id, path=path, sha256=sha256, size=size, created_at=tx.now)
 
     @operation("GET", "/runs/{run_id}/artifacts", tag="runs")
@@ -380,7 +397,9 @@ def _metric_rows(run_id: str, batch: MetricBatch) -> list[dict[str, Any]]:
         )
     if min(batch.steps) < 0:
         i = batch.steps.index(min(batch.steps))
-        raise InvalidInput(f"The step of metric {batch.keys[i]!r} must be >= 0; got {batch.steps[i]}.")
+        raise InvalidInput(
+            f"The step of metric {batch.keys[i]!r} must be >= 0; got {batch.steps[i]}."
+        )
     return [
         {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
         for k, v, s, t in zip(batch.keys, batch.values, batch.steps, batch.timestamps, strict=True)
@@ -439,8 +458,16 @@ def _update_latest(conn: Connection, run_id: str, batch: MetricBatch) -> None:
     conn.execute(
         stmt,
         [
-            {"run_id": run_id, "key": k, "value": v[0], "step": v[1], "timestamp": v[2],
-             "min": v[3], "max": v[4], "count": v[5]}
+            {
+                "run_id": run_id,
+                "key": k,
+                "value": v[0],
+                "step": v[1],
+                "timestamp": v[2],
+                "min": v[3],
+                "max": v[4],
+                "count": v[5],
+            }
             for k, v in summary.items()
         ],
     )

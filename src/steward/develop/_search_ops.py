@@ -6,7 +6,19 @@ import base64
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, and_, case, cast, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection
 
 from steward._operations import operation
@@ -48,7 +60,9 @@ class SearchOps(Service):
     ) -> RunPage:
         """Return one page of runs matching ``filter``, newest first unless ``order_by`` says."""
         if not 1 <= max_results <= MAX_RESULTS:
-            raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}.")
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}."
+            )
         offset = _decode_token(page_token)
         tree = parse_filter(filter)
         with self.store.read() as conn:
@@ -154,9 +168,9 @@ def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "ilike":
         return column.ilike(value)  # type: ignore[no-any-return]
     if op == "in":
-        return column.in_(list(value)) if value else false()  # type: ignore[no-any-return]
+        return column.in_(list(value)) if value else false()
     if op == "not in":
-        return column.not_in(list(value)) if value else true()  # type: ignore[no-any-return]
+        return column.not_in(list(value)) if value else true()
     raise InvalidInput(f"Unknown operator {op!r}.")
 
 
@@ -199,14 +213,18 @@ def _order(query: Any, order_by: list[str], conn: Connection) -> Any:
         if node.namespace == "attributes":
             column: Any = _ATTRIBUTE_COLUMNS[node.key]
         elif node.namespace in {"metrics", "params", "tags"}:
-            table = {"metrics": tables.latest_metrics, "params": tables.params, "tags": tables.tags}[
-                node.namespace
-            ]
+            table = {
+                "metrics": tables.latest_metrics,
+                "params": tables.params,
+                "tags": tables.tags,
+            }[node.namespace]
             alias = table.alias(f"o{i}")
             query = query.outerjoin(alias, (alias.c.run_id == r.c.id) & (alias.c.key == node.key))
             column = alias.c.value
         else:
-            raise InvalidInput(f"Cannot order runs by {spec!r}; order by metrics, params, tags or attributes.")
+            raise InvalidInput(
+                f"Cannot order runs by {spec!r}; order by metrics, params, tags or attributes."
+            )
         clauses.append(column.is_(None))  # runs without the value last, either direction
         clauses.append(column.desc() if descending else column.asc())
     clauses += [r.c.start_time.desc(), r.c.id]

@@ -89,7 +89,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
             problems.append(f"{where or 'request'}: {err.get('msg')}")
         message = "The request is not valid: " + "; ".join(problems[:10])
-        body = {"error": {"code": "invalid_input", "message": message, "details": {"problems": problems}}}
+        body = {
+            "error": {
+                "code": "invalid_input",
+                "message": message,
+                "details": {"problems": problems},
+            }
+        }
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(HTTPException)
@@ -100,5 +106,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_error(_request: Request, exc: OperationalError) -> JSONResponse:
-        body = {"error": {"code": "server_unavailable", "message": f"The metadata store is unavailable: {exc.orig}"}}
+        body = {
+            "error": {
+                "code": "server_unavailable",
+                "message": f"The metadata store is unavailable: {exc.orig}",
+            }
+        }
         return JSONResponse(body, status_code=503)

@@ -21,7 +21,11 @@ def blob_router(backend: Backend) -> APIRouter:
     blobs = backend.blobs
     assert isinstance(blobs, ArtifactStore)
 
-    @router.put("/blobs/{sha256}", status_code=201, summary="Upload a blob; refused unless it hashes to sha256")
+    @router.put(
+        "/blobs/{sha256}",
+        status_code=201,
+        summary="Upload a blob; refused unless it hashes to sha256",
+    )
     async def put_blob(sha256: str, request: Request) -> dict[str, int | str]:
         check_sha256(sha256)
         with tempfile.SpooledTemporaryFile(max_size=16 << 20) as spool:

@@ -38,18 +38,27 @@ def _endpoint(op: Operation, backend: Backend) -> tuple[Any, Any]:
     for param in op.parameters:
         annotation = hints[param.name]
         if param.name in op.path_params:
-            parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
+            parameters.append(
+                inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+            )
         elif op.method == "GET":
             default = Query(... if param.default is inspect.Parameter.empty else param.default)
             parameters.append(
-                inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                inspect.Parameter(
+                    param.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=default,
+                    annotation=annotation,
+                )
             )
         else:
             default = ... if param.default is inspect.Parameter.empty else param.default
             body_fields[param.name] = (annotation, default)
     if body_fields:
         model = create_model(f"{op.name}_request", **body_fields)
-        parameters.append(inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model))
+        parameters.append(
+            inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model)
+        )
     method = getattr(backend, op.name)
 
     def endpoint(**kwargs: Any) -> Any:

@@ -112,7 +112,9 @@ tags = Table(
 metrics = Table(
     "metrics",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
     Column("key", String(NAME), nullable=False),
     Column("value", Float, nullable=False),
@@ -196,7 +198,9 @@ lineage_edges = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("time", Float, nullable=False),
     Column("actor", String(NAME), nullable=False),
     Column("action", String(100), nullable=False),
