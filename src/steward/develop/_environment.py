@@ -59,7 +59,11 @@ def _code_folder() -> Path:
     """Return the folder of the script being run, or the working folder for tools and REPLs."""
     main = sys.argv[0] if sys.argv and sys.argv[0] else ""
     path = Path(main)
-    if main and path.is_file() and not {"site-packages", "dist-packages"} & set(path.resolve().parts):
+    if (
+        main
+        and path.is_file()
+        and not {"site-packages", "dist-packages"} & set(path.resolve().parts)
+    ):
         return path.resolve().parent
     return Path.cwd()
 

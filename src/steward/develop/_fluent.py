@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from steward._backend import Backend, get_backend
 from steward.develop._buffer import buffer
 from steward.develop._environment import capture_context, capture_environment, current_seed
@@ -300,17 +302,36 @@ def _as_batch(metrics: MetricsArg | None) -> MetricBatch:
                 batch.steps.append(step)
                 batch.timestamps.append(now)
         return batch
-    for item in metrics:
-        if not isinstance(item, tuple) or not 2 <= len(item) <= 4:
-            raise InvalidInput(
-                f"Each metric in a list must be a tuple (key, value, step[, timestamp]); got {item!r}."
+    items = list(metrics)
+    if not all(type(item) is tuple and 2 <= len(item) <= 4 for item in items):
+        bad = next(i for i in items if not isinstance(i, tuple) or not 2 <= len(i) <= 4)
+        raise InvalidInput(
+            f"Each metric in a list must be a tuple (key, value, step[, timestamp]); got {bad!r}."
+        )
+    width = min(len(item) for item in items) if items else 2
+    if items and width == max(len(item) for item in items):
+        # Columns at once: the per-point checks below only run to name a bad point.
+        columns = list(zip(*items, strict=True))
+        keys, values = list(columns[0]), list(columns[1])
+        steps = list(columns[2]) if width > 2 else [0] * len(items)
+        stamps = [float(t) for t in columns[3]] if width > 3 else [now] * len(items)
+        if all(type(v) in _FLOATS for v in values) and all(type(s) in _INTS for s in steps):
+            for key in set(keys):
+                check_key(key, "metric")
+            return MetricBatch.model_construct(
+                keys=keys, values=values, steps=steps, timestamps=stamps
             )
+    for item in items:
         key, value = item[0], item[1]
         batch.keys.append(key)
         batch.values.append(check_metric_value(key, value))
         batch.steps.append(check_step(key, item[2]) if len(item) > 2 else 0)
         batch.timestamps.append(float(item[3]) if len(item) > 3 else now)
     return batch
+
+
+_FLOATS = {float, int, np.float64, np.float32, np.int64, np.int32}
+_INTS = {int, np.int64, np.int32}
 
 
 def get_run(run_id: str) -> Run:

@@ -29,7 +29,7 @@ from steward.develop._project_ops import DEFAULT, experiment_id
 from steward.develop._service import Service
 from steward.develop._validate import check_key, check_name, param_value
 from steward.errors import Conflict, InvalidInput, NotFound
-from steward.store import Transaction, greatest, least, tables, upsert
+from steward.store import Transaction, bulk_insert, greatest, least, tables, upsert
 
 r, e, p = tables.runs, tables.experiments, tables.projects
 _RUN_COLUMNS = (
@@ -278,7 +278,7 @@ class RunOps(Service):
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
             if rows:
-                tx.conn.execute(insert(tables.metrics), rows)
+                bulk_insert(tx.conn, tables.metrics, _METRIC_COLUMNS, rows)
                 _update_latest(tx.conn, run_id, metrics)
             keys = sorted(set(metrics.keys))
             tx.emit(
@@ -376,7 +376,10 @@ class RunOps(Service):
             return [EventRecord.model_validate(row._asdict()) for row in conn.execute(query)]
 
 
-def _metric_rows(run_id: str, batch: MetricBatch) -> list[dict[str, Any]]:
+_METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp")
+
+
+def _metric_rows(run_id: str, batch: MetricBatch) -> list[tuple[Any, ...]]:
     n = len(batch.keys)
     if not (len(batch.values) == len(batch.steps) == len(batch.timestamps) == n):
         raise InvalidInput(
@@ -400,10 +403,9 @@ def _metric_rows(run_id: str, batch: MetricBatch) -> list[dict[str, Any]]:
         raise InvalidInput(
             f"The step of metric {batch.keys[i]!r} must be >= 0; got {batch.steps[i]}."
         )
-    return [
-        {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-        for k, v, s, t in zip(batch.keys, batch.values, batch.steps, batch.timestamps, strict=True)
-    ]
+    return list(
+        zip([run_id] * n, batch.keys, values.tolist(), batch.steps, batch.timestamps, strict=True)
+    )
 
 
 def _new_params(conn: Connection, run_id: str, params: dict[str, str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The metadata store: the only package that talks SQL."""
 
 from steward.store import _tables as tables
-from steward.store._sql import greatest, least, upsert
+from steward.store._sql import bulk_insert, greatest, least, upsert
 from steward.store._store import (
     Event,
     Store,
@@ -18,6 +18,7 @@ __all__ = [
     "Transaction",
     "actor",
     "add_event_listener",
+    "bulk_insert",
     "current_actor",
     "greatest",
     "least",
