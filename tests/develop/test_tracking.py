@@ -232,3 +232,24 @@ def test_every_change_is_an_event_with_its_actor(backend: Backend) -> None:
     assert {e.actor for e in events} == {"tester"}
     created = backend.list_events(entity_type="experiment")
     assert created and created[0].payload["name"] == "default"
+
+
+def test_compare_runs_marks_what_differs(backend: Backend) -> None:
+    with steward.start_run("a") as a:
+        steward.log_params({"model": "rf", "seed": 1})
+        steward.log_metric("auc", 0.9)
+    with steward.start_run("b", capture_environment_info=False) as b:
+        steward.log_params({"model": "gbm", "seed": 1})
+        steward.log_metric("auc", 0.9)
+        steward.log_metric("loss", 0.2)
+    comparison = steward.compare_runs([a.id, b.id])
+    assert list(comparison.table.columns) == ["a", "b"]
+    differing = set(comparison.differences.index)
+    assert {"params.model", "metrics.loss", "env.captured"} <= differing
+    assert not {"params.seed", "metrics.auc", "run.status"} & differing
+    assert not any(label.startswith("env.packages.") for label in differing)
+    assert comparison.table.loc["params.model", "b"] == "gbm"
+    html = comparison.to_html()
+    assert html.count('class="differs"') == len(comparison.differences)
+    with pytest.raises(InvalidInput, match="at least two"):
+        steward.compare_runs([a.id])

@@ -199,12 +199,15 @@ def compare_runs(run_ids: Sequence[str]) -> RunComparison:
         "env.platform",
         [envs[r.environment_id].platform if r.environment_id else None for r in runs],
     )
+    put("env.captured", [r.environment_id is not None for r in runs])
+    # Packages are compared among the runs that recorded an environment: a run without
+    # one differs once (env.captured above), not once per installed package.
     packages = sorted({p for e in envs.values() for p in e.packages}, key=str.lower)
     for pkg in packages:
         values = [
             envs[r.environment_id].packages.get(pkg) if r.environment_id else None for r in runs
         ]
-        if len(set(values)) > 1:
+        if len({v for v, r in zip(values, runs, strict=True) if r.environment_id}) > 1:
             put(f"env.packages.{pkg}", values)
     for key in sorted({k for r in runs for k in r.tags}):
         put(f"tags.{key}", [r.tags.get(key) for r in runs])
