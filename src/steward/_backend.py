@@ -17,13 +17,14 @@ from steward.develop._dataset_ops import DatasetOps
 from steward.develop._project_ops import ProjectOps
 from steward.develop._run_ops import RunOps
 from steward.develop._search_ops import SearchOps
+from steward.registry._registry_ops import RegistryOps
 from steward.store import Store
 
 if TYPE_CHECKING:
     from steward.artifacts import BlobStore
 
 
-class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps):
+class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps, RegistryOps):
     """Every operation, run directly against a metadata store and an artifact store."""
 
     blobs: BlobStore  # type: ignore[assignment]

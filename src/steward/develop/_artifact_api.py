@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from steward._backend import get_backend
+from steward import _backend
 from steward.develop._fluent import _target
 from steward.develop._models import Artifact
 from steward.develop._run_ops import check_artifact_path
@@ -118,12 +118,12 @@ def log_table(data: Any, artifact_path: str, *, run_id: str | None = None) -> Ar
 
 def list_artifacts(run_id: str, prefix: str = "") -> list[Artifact]:
     """Return the run's artifacts whose path starts with ``prefix``."""
-    return get_backend().list_artifacts(run_id, prefix)
+    return _backend.get_backend().list_artifacts(run_id, prefix)
 
 
 def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = None) -> Path:
     """Download one artifact or a folder of them (checked by hash) and return the local path."""
-    backend = get_backend()
+    backend = _backend.get_backend()
     found = [
         a
         for a in backend.list_artifacts(run_id, path)
@@ -140,7 +140,7 @@ def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = Non
 
 def load_artifact_bytes(run_id: str, path: str) -> bytes:
     """Return the content of one artifact, checked by hash."""
-    backend = get_backend()
+    backend = _backend.get_backend()
     for art in backend.list_artifacts(run_id, path):
         if art.path == path:
             return backend.blobs.read_bytes(art.sha256)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steward._backend import get_backend
+from steward import _backend
 from steward.develop._fluent import _target
 from steward.develop._models import ColumnSchema, DatasetVersion, DatasetVersionSpec
 from steward.develop._profile import profile_frame
@@ -115,7 +115,7 @@ def register_dataset(
                 f"Columns are: {', '.join(columns)}."
             )
     stored = pq.read_table(io.BytesIO(payload := _parquet_bytes(_to_arrow(frame))))
-    backend = get_backend()
+    backend = _backend.get_backend()
     blob_sha, _ = backend.blobs.put_bytes(payload)
     spec = DatasetVersionSpec(
         dataset=name,
@@ -139,12 +139,12 @@ def register_dataset(
 
 def get_dataset(name: str, version: int = 0) -> DatasetVersion:
     """Return version ``version`` of dataset ``name`` (0: the latest)."""
-    return get_backend().get_dataset_version(name, version)
+    return _backend.get_backend().get_dataset_version(name, version)
 
 
 def load_dataset(name: str, version: int = 0) -> pd.DataFrame:
     """Return the data of a dataset version, after verifying it against its content hash."""
-    backend = get_backend()
+    backend = _backend.get_backend()
     meta = backend.get_dataset_version(name, version)
     table = pq.read_table(io.BytesIO(backend.blobs.read_bytes(meta.blob_sha256)))
     actual = content_hash(table)

@@ -10,11 +10,14 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from steward._backend import Backend, get_backend
+from steward import _backend
+
+if TYPE_CHECKING:
+    from steward._backend import Backend
 from steward.develop._buffer import buffer
 from steward.develop._environment import capture_context, capture_environment, current_seed
 from steward.develop._models import MetricBatch, Run, RunStatus
@@ -98,7 +101,7 @@ def start_run(
 
     Inside another active run, pass ``nested=True`` to make it a child run.
     """
-    backend = get_backend()
+    backend = _backend.get_backend()
     with _stack_lock:
         if _stack and not nested and parent_run_id is None and run_id is None:
             raise InvalidInput(
@@ -144,7 +147,7 @@ def _target(run_id: str | None) -> tuple[Backend, str]:
         for entry in _stack:
             if entry.id == run_id:
                 return entry.backend, run_id
-        return get_backend(), run_id
+        return _backend.get_backend(), run_id
     active = active_run()
     if active is None:
         raise InvalidInput(
@@ -337,7 +340,7 @@ _INTS = {int, np.int64, np.int32}
 def get_run(run_id: str) -> Run:
     """Return run ``run_id`` with everything logged to it (buffered points included)."""
     buffer.flush()
-    return get_backend().get_run(run_id)
+    return _backend.get_backend().get_run(run_id)
 
 
 _hooks_installed = False

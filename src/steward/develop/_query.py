@@ -9,7 +9,7 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from steward._backend import get_backend
+from steward import _backend
 from steward.develop._buffer import buffer
 from steward.develop._models import Run
 from steward.errors import InvalidInput
@@ -70,7 +70,7 @@ def search_runs(
     ``attrs["next_page_token"]`` holds the token of the next page, or None.
     """
     buffer.flush()
-    page = get_backend().search_runs(
+    page = _backend.get_backend().search_runs(
         filter=filter,
         project=project,
         experiments=list(experiments) if experiments else None,
@@ -159,7 +159,7 @@ def compare_runs(run_ids: Sequence[str]) -> RunComparison:
     if len(run_ids) < 2:
         raise InvalidInput(f"compare_runs needs at least two run ids; got {len(run_ids)}.")
     buffer.flush()
-    backend = get_backend()
+    backend = _backend.get_backend()
     runs = [backend.get_run(rid) for rid in run_ids]
     envs = {
         r.environment_id: backend.get_environment(r.environment_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -208,4 +209,79 @@ events = Table(
     Column("entity_id", String(100), nullable=False),
     Column("payload", JSON, nullable=False),
     Index("ix_events_entity", "entity_type", "entity_id"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("owners", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("flavor", String(50), nullable=False),
+    Column("manifest", JSON, nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_files = Table(
+    "model_version_files",
+    metadata,
+    Column("version_id", Integer, ForeignKey("model_versions.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(NAME), primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("alias", String(NAME), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("time", Float, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Index("ix_alias_history_model", "model_id", "alias"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(NAME), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -1,0 +1,64 @@
+"""The model registry: packages, flavors, signatures, versions, aliases and exports."""
+
+from steward.registry._api import (
+    ModelInfo,
+    create_registered_model,
+    delete_alias,
+    download_model,
+    get_alias_history,
+    get_model_version,
+    get_registered_model,
+    load_model,
+    log_model,
+    register_model,
+    set_alias,
+)
+from steward.registry._flavors import Flavor, register_flavor
+from steward.registry._hooks import PromotionRequest, add_promotion_hook, remove_promotion_hook
+from steward.registry._loaded import LoadedModel
+from steward.registry._models import (
+    AliasMove,
+    ColumnSpec,
+    Manifest,
+    ModelVersion,
+    RegisteredModel,
+    Signature,
+)
+from steward.registry._package import VersionMismatchWarning
+from steward.registry._signature import (
+    SignatureError,
+    SignatureWarning,
+    UnseenCategoryWarning,
+    infer_signature,
+)
+
+__all__ = [
+    "AliasMove",
+    "ColumnSpec",
+    "Flavor",
+    "LoadedModel",
+    "Manifest",
+    "ModelInfo",
+    "ModelVersion",
+    "PromotionRequest",
+    "RegisteredModel",
+    "Signature",
+    "SignatureError",
+    "SignatureWarning",
+    "UnseenCategoryWarning",
+    "VersionMismatchWarning",
+    "add_promotion_hook",
+    "create_registered_model",
+    "delete_alias",
+    "download_model",
+    "get_alias_history",
+    "get_model_version",
+    "get_registered_model",
+    "infer_signature",
+    "load_model",
+    "log_model",
+    "register_flavor",
+    "register_model",
+    "remove_promotion_hook",
+    "set_alias",
+]

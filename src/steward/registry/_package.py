@@ -1,0 +1,174 @@
+"""The model package: a folder of files and ``steward.yaml``, which lists each file's sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steward.artifacts import sha256_file
+from steward.errors import IntegrityError, InvalidInput, NotFound
+from steward.registry._flavors import flavor_for, get_flavor
+from steward.registry._models import DatasetRef, Manifest, Signature
+from steward.store import actor
+
+MANIFEST = "steward.yaml"
+METHODS = ("predict", "predict_proba", "decision_function", "transform")
+
+
+class VersionMismatchWarning(UserWarning):
+    """An installed library differs from the version the model was saved with."""
+
+
+def write_package(
+    model: Any,
+    folder: Path,
+    *,
+    signature: Signature | None,
+    flavor: str | None = None,
+    code_paths: list[Path] | None = None,
+    run_id: str | None = None,
+    datasets: list[DatasetRef] | None = None,
+    metrics: dict[str, float] | None = None,
+    sensitive: list[str] | None = None,
+) -> tuple[Manifest, bytes]:
+    """Save ``model`` as a package under ``folder``; return its manifest and manifest bytes."""
+    chosen = flavor_for(model, flavor)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = chosen.save(model, folder, list(code_paths or []))
+    requirements = {}
+    for dist in sorted(chosen.requirements(model, folder, options), key=str.lower):
+        try:
+            requirements[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    files = {
+        p.relative_to(folder).as_posix(): sha256_file(p)[0]
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST and "__pycache__" not in p.parts
+    }
+    used_sensitive = (
+        sorted(set(sensitive or []) & {c.name for c in signature.inputs}) if signature else []
+    )
+    manifest = Manifest(
+        flavor=chosen.name,
+        flavor_options=options,
+        methods=[m for m in METHODS if callable(getattr(model, m, None))],
+        signature=signature,
+        requirements=requirements,
+        python=platform.python_version(),
+        run_id=run_id,
+        datasets=datasets or [],
+        metrics=metrics or {},
+        uses_sensitive_columns=used_sensitive,
+        created_at=time.time(),
+        created_by=actor(),
+        files=files,
+    )
+    text = yaml.safe_dump(manifest.model_dump(mode="json"), sort_keys=False).encode()
+    (folder / MANIFEST).write_bytes(text)
+    return manifest, text
+
+
+def read_manifest(folder: Path) -> tuple[Manifest, str]:
+    """Return the package's manifest and the sha256 of ``steward.yaml``."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise NotFound(
+            f"{str(folder)!r} is not a Steward model package: it has no {MANIFEST}. "
+            "Create one with steward.log_model()."
+        )
+    data = path.read_bytes()
+    try:
+        manifest = Manifest.model_validate(yaml.safe_load(data))
+    except Exception as exc:
+        raise IntegrityError(f"{MANIFEST} in {str(folder)!r} cannot be read: {exc}") from exc
+    return manifest, hashlib.sha256(data).hexdigest()
+
+
+def verify_package(folder: Path, *, manifest_sha256: str | None = None) -> Manifest:
+    """Return the manifest after checking every file against its recorded sha256.
+
+    Refuses (IntegrityError) a package with a changed, missing or added file, and, when
+    ``manifest_sha256`` is given (as the registry records it), a changed manifest.
+    """
+    manifest, actual = read_manifest(folder)
+    if manifest_sha256 is not None and actual != manifest_sha256:
+        raise IntegrityError(
+            f"The manifest of {str(folder)!r} was altered (sha256 {actual}, registered "
+            f"{manifest_sha256}). Steward will not load it."
+        )
+    present = {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MANIFEST and "__pycache__" not in p.parts
+    }
+    added = sorted(present - set(manifest.files))
+    missing = sorted(set(manifest.files) - present)
+    changed = sorted(
+        path
+        for path in set(manifest.files) & present
+        if sha256_file(folder / path)[0] != manifest.files[path]
+    )
+    if added or missing or changed:
+        raise IntegrityError(
+            f"The model package at {str(folder)!r} was altered: changed {changed or 'none'}, "
+            f"missing {missing or 'none'}, added {added or 'none'}. Steward will not load it.",
+            changed=changed,
+            missing=missing,
+            added=added,
+        )
+    return manifest
+
+
+def version_differences(manifest: Manifest) -> list[str]:
+    """Return one line per required library whose installed version differs from the pin."""
+    lines = []
+    for dist, pinned in manifest.requirements.items():
+        try:
+            installed = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            lines.append(f"{dist}: saved with {pinned}, not installed")
+            continue
+        if installed != pinned:
+            lines.append(f"{dist}: saved with {pinned}, installed {installed}")
+    return lines
+
+
+def check_versions(manifest: Manifest, *, strict: bool) -> None:
+    """Warn (or with ``strict`` refuse) when installed libraries differ from the pins."""
+    differences = version_differences(manifest)
+    if not differences:
+        return
+    message = (
+        "The model was saved with other library versions than installed here, which may "
+        "change its predictions: " + "; ".join(differences) + "."
+    )
+    if strict:
+        raise InvalidInput(
+            message + " Install the pinned versions (see the package's steward.yaml), or load "
+            "with strict=False to accept the difference.",
+            differences=differences,
+        )
+    warnings.warn(message, VersionMismatchWarning, stacklevel=3)
+
+
+def load_package_object(folder: Path, manifest: Manifest) -> Any:
+    """Return the model object of a verified package."""
+    return get_flavor(manifest.flavor).load(folder, manifest.flavor_options)
+
+
+def package_path(value: str | Path) -> Path:
+    """Return ``value`` as the folder of a package, checking that it exists."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise InvalidInput(
+            f"{str(path)!r} is not a folder; a model package is a folder with {MANIFEST}."
+        )
+    return path
