@@ -17,6 +17,7 @@ from steward import _backend
 if TYPE_CHECKING:
     from steward._backend import Backend
 from steward.config import load_settings
+from steward.develop._buffer import buffer
 from steward.develop._fluent import _target
 from steward.develop._run_ops import check_artifact_path
 from steward.errors import IntegrityError, InvalidInput, NotFound
@@ -73,6 +74,7 @@ def log_model(
     """
     backend, rid = _target(run_id)
     check_artifact_path(name)
+    buffer.flush()  # metrics logged so far belong in the manifest
     run = backend.get_run(rid)
     if signature is None and input_example is not None:
         signature = infer_signature(input_example, model)

@@ -103,7 +103,7 @@ def _output(model: Any, data: pd.DataFrame) -> OutputSpec:
 
         if is_regressor(model):
             return OutputSpec(task="regression", dtype=dtype)
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+    except Exception:  # not a scikit-learn estimator: is_regressor cannot tell
         pass
     return OutputSpec(task="other", dtype=dtype)
 
