@@ -35,6 +35,7 @@ from steward.config import load_settings
 
 PROJECT = "diabetes-triage"
 EXPERIMENT = "progression-classifier"
+MODEL = "diabetes-progression"
 SEED = 42
 console = Console()
 
@@ -201,11 +202,40 @@ def main() -> None:
         f"Best run [bold]{best['name']}[/] misses {missed:.1%} of fast progressors: it {verdict} the "
         f"objective '{objective.name}' (target ≤ {objective.target:.0%})."
     )
+    console.rule("[bold]Registry: register, alias, load by URI")
+    version = steward.register_model(
+        f"runs:/{best['run_id']}/model", MODEL, description="Flags fast progressors."
+    )
+    current = steward.get_registered_model(MODEL).aliases.get("champion")
+    steward.set_alias(
+        MODEL,
+        "champion",
+        version.version,
+        reason=f"best test ROC AUC {best['metrics.test_roc_auc']:.3f}",
+    )
+    champion = steward.load_model(f"models:/{MODEL}@champion")  # every file's sha256 checked
+    scores = champion.predict_proba(X_test.head(3))[:, 1]
+    console.print(
+        f"models:/{MODEL}/{version.version} ({version.manifest.flavor}, needs "
+        f"{', '.join(f'{k}=={v}' for k, v in version.manifest.requirements.items())}) is now "
+        f"'champion' (was {current or 'unset'}); scores for 3 holdout patients: "
+        f"{', '.join(f'{x:.2f}' for x in scores)}"
+    )
+    try:
+        champion.predict(X_test.head(1).drop(columns=["bmi"]))
+    except steward.StewardError as exc:
+        console.print(f"[dim]A bad request is refused with: {exc}[/]")
+    report = settings.home / "reports" / f"{MODEL}-v{version.version}.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(steward.model_summary(f"models:/{MODEL}/{version.version}", format="html"))
+    console.print(f"Model summary: {report}")
+
     console.print(
         f"\nDone in {time.time() - started:.1f}s. Look further with:\n"
         f"  steward runs list --project {PROJECT}\n"
         f"  steward runs compare {' '.join(r[:8] for r in run_ids)}\n"
-        f"  steward datasets profile diabetes-train"
+        f"  steward datasets profile diabetes-train\n"
+        f"  steward models show {MODEL}"
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 
 import pytest
@@ -37,7 +36,8 @@ def test_fit_starts_a_run_with_params_metrics_and_model(
     assert run.params["logisticregression__max_iter"] == "300"
     assert run.metrics["training_accuracy"].value == pytest.approx(model.score(X, y))
     assert 0.9 < run.metrics["training_roc_auc"].value <= 1.0
-    restored = pickle.loads(steward.load_artifact_bytes(run.id, "model/model.pkl"))
+    restored = steward.load_model(f"runs:/{run.id}/model")
+    assert restored.manifest.flavor == "sklearn" and restored.signature is None  # fitted on arrays
     assert (restored.predict(X) == model.predict(X)).all()
 
 

@@ -36,7 +36,11 @@ def test_demo_tracks_compares_and_checks_the_objective(tmp_path: Path) -> None:
         ("diabetes-train", "training"),
         ("diabetes-holdout", "evaluation"),
     }
-    assert {a.path for a in steward.list_artifacts(run.id)} >= {"model/model.pkl", "plots/roc.png"}
+    assert {a.path for a in steward.list_artifacts(run.id)} >= {
+        "model/steward.yaml",
+        "model/model/model.pkl",
+        "plots/roc.png",
+    }
     assert steward.get_dataset("diabetes-train").sensitive_columns == ["age", "sex"]
     assert [o.name for o in steward.get_objectives("diabetes-triage")] == [
         "missed_fast_progressors",

@@ -192,3 +192,18 @@ def test_concurrent_alias_moves_are_serialized(
     history = steward.get_alias_history("churn", "champion")
     assert len(history) == 2 and history[-1].from_version == 1
     assert steward.get_registered_model("churn").aliases["champion"] == history[-1].to_version
+
+
+def test_model_summary_reports_what_is_recorded(
+    backend: Backend, churn_pipeline: Pipeline, churn_data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    X, _ = churn_data
+    _log(churn_pipeline, X)
+    steward.set_alias("churn", "champion", 1, reason="first")
+    text = steward.model_summary("models:/churn@champion")
+    assert text.startswith("# churn — version 1")
+    assert "| plan | categorical | str | no | basic, plus, pro |" in text
+    assert "| auc | 0.81 |" in text and "champion" in text and "| first |" in text
+    assert "_Missing: to be written by the model's owner" in text  # not invented
+    page = steward.model_summary("models:/churn/1", format="html")
+    assert page.startswith("<!doctype html>") and "<table>" in page and "http" not in page

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
-import pickle
 import threading
 from typing import Any
 
@@ -19,7 +17,7 @@ def autolog(*, disable: bool = False, log_model: bool = True) -> None:
 
     Logs the estimator's params (``get_params(deep=True)``), training metrics
     (accuracy/precision/recall/F1/log loss/ROC AUC for classifiers, MSE/RMSE/MAE/R² for
-    regressors) and the fitted estimator as ``model/model.pkl``. ``disable=True`` undoes it.
+    regressors) and the fitted estimator as the model package ``model`` (``runs:/<id>/model``). ``disable=True`` undoes it.
     Fits nested in another fit (a Pipeline's steps, a grid search's candidates) are not
     logged, nor are bare transformers (scikit-learn fits those internally, e.g. in metrics).
     """
@@ -64,7 +62,7 @@ def _patched(fit: Any, log_model: bool) -> Any:
 
 
 def _fit_and_log(fit: Any, est: Any, args: Any, kwargs: Any, log_model: bool) -> Any:
-    from steward.develop import _artifact_api, _fluent
+    from steward.develop import _fluent
 
     started = _fluent.active_run() is None
     run = _fluent.start_run(name=type(est).__name__) if started else _fluent.active_run()
@@ -81,9 +79,12 @@ def _fit_and_log(fit: Any, est: Any, args: Any, kwargs: Any, log_model: bool) ->
             if metrics:
                 _fluent.log_batch(metrics={f"training_{k}": v for k, v in metrics.items()})
         if log_model:
-            out = io.BytesIO()
-            pickle.dump(est, out)
-            _artifact_api._log_bytes(out.getvalue(), "model/model.pkl", run.id)
+            import pandas as pd
+
+            from steward.registry import log_model as save_model
+
+            example = X if isinstance(X, pd.DataFrame) else None  # arrays: no named columns
+            save_model(est, "model", input_example=example, run_id=run.id)
     except BaseException as exc:
         if started:
             run.__exit__(type(exc), exc, exc.__traceback__)

@@ -31,6 +31,7 @@ from steward.registry._signature import (
     UnseenCategoryWarning,
     infer_signature,
 )
+from steward.registry._summary import model_summary
 
 __all__ = [
     "AliasMove",
@@ -57,6 +58,7 @@ __all__ = [
     "infer_signature",
     "load_model",
     "log_model",
+    "model_summary",
     "register_flavor",
     "register_model",
     "remove_promotion_hook",
