@@ -174,62 +174,73 @@ def validate(
             extra=unknown,
         )
     out = frame[names] if list(frame.columns) != names else frame
+    kinds = dict(zip(names, (dtype.kind for dtype in out.dtypes.to_numpy()), strict=True))
+    # Small requests (the serving case) are checked on plain Python lists, which costs
+    # far less than a pandas operation per column; large batches use vectorized checks.
+    small = len(out) <= 64
+    cells = dict(zip(names, out.to_numpy(dtype=object).T.tolist(), strict=True)) if small else None
     converted: dict[str, pd.Series] = {}
     for spec in signature.inputs:
-        series = out[spec.name]
-        fixed = _check_column(series, spec, unseen=unseen, nulls=nulls)
-        if fixed is not series:
-            converted[spec.name] = fixed
+        kind = kinds[spec.name]
+        if small:
+            assert cells is not None
+            column: Any = cells[spec.name]
+            has_nulls = any(v is None or v != v for v in column)
+        else:
+            column = out[spec.name]
+            has_nulls = bool(column.hasnans)
+        if has_nulls and nulls != "ignore" and not spec.nullable:
+            count = (
+                sum(1 for v in column if v is None or v != v) if small else int(column.isna().sum())
+            )
+            _report(
+                nulls,
+                f"Column {spec.name!r} holds {count} null value(s); it had none in training.",
+                SignatureWarning,
+            )
+        if spec.kind in {"numeric", "integer"}:
+            if kind not in "biuf":
+                converted[spec.name] = _to_numeric(out[spec.name], spec)
+        elif spec.kind == "boolean":
+            if kind != "b":
+                converted[spec.name] = _to_bool(out[spec.name], spec)
+        elif spec.kind == "categorical" and spec.categories is not None and unseen != "ignore":
+            allowed = set(spec.categories)
+            values = column if small else column.dropna().unique().tolist()
+            new = {str(v) for v in values if v is not None and v == v and str(v) not in allowed}
+            if new:
+                _report(
+                    unseen,
+                    f"Column {spec.name!r} holds value(s) never seen in training: "
+                    f"{sorted(new)[:5]!r}; training saw {spec.categories[:10]!r}"
+                    f"{'...' if len(spec.categories) > 10 else ''}.",
+                    UnseenCategoryWarning,
+                )
     if converted:
         out = out.assign(**converted)
     return out
 
 
-def _check_column(
-    series: pd.Series, spec: ColumnSpec, *, unseen: Policy, nulls: Policy
-) -> pd.Series:
-    kind = series.dtype.kind
-    if nulls != "ignore" and not spec.nullable and series.hasnans:
-        _report(
-            nulls,
-            f"Column {spec.name!r} holds {int(series.isna().sum())} null value(s); it had none in training.",
-            SignatureWarning,
-        )
-    if spec.kind in {"numeric", "integer"}:
-        if kind in "biuf":
-            return series
-        numeric = pd.to_numeric(series, errors="coerce")
-        bad = series[numeric.isna() & series.notna()]
-        if len(bad):
-            raise SignatureError(
-                f"Column {spec.name!r} must be numeric ({spec.dtype} in training); got "
-                f"{series.dtype} with values like {bad.head(3).tolist()!r}.",
-                column=spec.name,
-            )
-        return numeric
-    if spec.kind == "boolean":
-        if kind == "b":
-            return series
-        if kind in "iu" and set(series.dropna().unique()) <= {0, 1}:
-            return series.astype(bool)
+def _to_numeric(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    numeric = pd.to_numeric(series, errors="coerce")
+    bad = series[numeric.isna() & series.notna()]
+    if len(bad):
         raise SignatureError(
-            f"Column {spec.name!r} must be boolean; got {series.dtype} with values like "
-            f"{series.head(3).tolist()!r}.",
+            f"Column {spec.name!r} must be numeric ({spec.dtype} in training); got "
+            f"{series.dtype} with values like {bad.head(3).tolist()!r}.",
             column=spec.name,
         )
-    if spec.kind == "categorical" and spec.categories is not None and unseen != "ignore":
-        allowed = set(spec.categories)
-        values = series.tolist() if len(series) <= 64 else series.dropna().unique().tolist()
-        new = {str(v) for v in values if v is not None and v == v and str(v) not in allowed}
-        if new:
-            _report(
-                unseen,
-                f"Column {spec.name!r} holds value(s) never seen in training: "
-                f"{sorted(new)[:5]!r}; training saw {spec.categories[:10]!r}"
-                f"{'...' if len(spec.categories) > 10 else ''}.",
-                UnseenCategoryWarning,
-            )
-    return series
+    return numeric
+
+
+def _to_bool(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    if series.dtype.kind in "iu" and set(series.dropna().unique()) <= {0, 1}:
+        return series.astype(bool)
+    raise SignatureError(
+        f"Column {spec.name!r} must be boolean; got {series.dtype} with values like "
+        f"{series.head(3).tolist()!r}.",
+        column=spec.name,
+    )
 
 
 def _report(policy: Policy, message: str, category: type[Warning]) -> None:
