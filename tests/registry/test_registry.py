@@ -57,7 +57,7 @@ def test_alias_moves_are_atomic_and_remembered(
     steward.set_alias("churn", "champion", 1, reason="baseline")
     move = steward.set_alias("churn", "champion", 2, reason="better auc", expected_version=1)
     assert (move.from_version, move.to_version, move.actor) == (1, 2, "tester")
-    with pytest.raises(Conflict, match="points at version 2, not 1"):
+    with pytest.raises(Conflict, match="is on version 2, not on version 1"):
         steward.set_alias("churn", "champion", 1, expected_version=1)
     steward.delete_alias("churn", "champion", reason="retired")
     history = [

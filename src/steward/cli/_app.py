@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from steward import __version__
-from steward.cli import _datasets, _runs, _server, _store
+from steward.cli import _datasets, _models, _runs, _server, _store
 from steward.cli._output import print_error
 from steward.errors import StewardError
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     )
 
 
-COMMAND_ORDER = ("runs", "datasets", "server", "store")
+COMMAND_ORDER = ("runs", "datasets", "models", "server", "store")
 
 
 class StewardGroup(TyperGroup):
@@ -76,6 +76,7 @@ def root(
 
 app.add_typer(_runs.app)
 app.add_typer(_datasets.app)
+app.add_typer(_models.app)
 app.command("server")(_server.serve)
 app.add_typer(_store.app)
 

@@ -219,6 +219,10 @@ def download_model(model_uri: str, dst: str | Path | None = None) -> Path:
     if dst is None:
         return folder
     target = Path(dst)
+    if target.exists() and not target.is_dir():
+        raise InvalidInput(
+            f"{str(target)!r} is a file; give a folder to download the package into."
+        )
     if target.exists() and any(target.iterdir()):
         raise InvalidInput(
             f"{str(target)!r} exists and is not empty; choose an empty or new folder."
@@ -318,9 +322,11 @@ def set_alias(
     return _backend.get_backend().set_alias(name, alias, version, reason, expected_version)
 
 
-def delete_alias(name: str, alias: str, *, reason: str = "") -> AliasMove:
-    """Return the recorded move after removing ``alias``."""
-    return _backend.get_backend().delete_alias(name, alias, reason)
+def delete_alias(
+    name: str, alias: str, *, reason: str = "", expected_version: int | None = None
+) -> AliasMove:
+    """Return the recorded move after removing ``alias`` (only from ``expected_version``)."""
+    return _backend.get_backend().delete_alias(name, alias, reason, expected_version)
 
 
 def get_alias_history(name: str, alias: str | None = None) -> list[AliasMove]:

@@ -69,6 +69,10 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(map(str, values))
 
 
+def _on(version: int | None) -> str:
+    return f"on version {version}" if version else "unset"
+
+
 def _check_alias(alias: str) -> str:
     check_name(alias, "alias")
     if alias.isdigit() or alias == "latest":
@@ -350,8 +354,8 @@ class RegistryOps(Service):
             current = self._current(tx.conn, model.id, alias)
             if expected_version is not None and (current or 0) != expected_version:
                 raise Conflict(
-                    f"Alias {alias!r} of {name!r} points at version {current or 'nothing'}, not "
-                    f"{expected_version or 'nothing'} as expected: someone moved it meanwhile. "
+                    f"Alias {alias!r} of {name!r} is {_on(current)}, not {_on(expected_version or None)} "
+                    "as expected: someone moved it meanwhile. "
                     "Look at `steward models show` and try again.",
                     current=current,
                 )
@@ -411,13 +415,28 @@ class RegistryOps(Service):
         )
 
     @operation("DELETE", "/models/{name}/aliases/{alias}", tag="models")
-    def delete_alias(self, name: str, alias: str, reason: str = "") -> AliasMove:
-        """Return the recorded move after removing ``alias`` from model ``name``."""
+    def delete_alias(
+        self, name: str, alias: str, reason: str = "", expected_version: int | None = None
+    ) -> AliasMove:
+        """Return the recorded move after removing ``alias`` (only from ``expected_version``)."""
         with self.store.write() as tx:
             model = _model_row(tx.conn, name, lock=True)
             current = self._current(tx.conn, model.id, alias)
             if current is None:
-                raise NotFound(f"Model {name!r} has no alias {alias!r}.")
+                known = [
+                    a
+                    for (a,) in tx.conn.execute(select(al.c.alias).where(al.c.model_id == model.id))
+                ]
+                raise NotFound(
+                    f"Model {name!r} has no alias {alias!r}.{did_you_mean(alias, known)} "
+                    f"Its aliases are: {', '.join(sorted(known)) or 'none'}."
+                )
+            if expected_version is not None and current != expected_version:
+                raise Conflict(
+                    f"Alias {alias!r} of {name!r} is {_on(current)}, not {_on(expected_version)} as "
+                    "expected: someone moved it meanwhile. Look again and retry.",
+                    current=current,
+                )
             return self._move(tx, model, alias, current, None, reason)
 
     @operation("GET", "/models/{name}/alias-history", tag="models")
