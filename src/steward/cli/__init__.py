@@ -1,4 +1,4 @@
-"""The `steward` command line: runs, datasets, the team server and store checks.
+"""The `steward` command line: runs, datasets, models, the team server and store checks.
 
 Each command group lives in its own private module (``_runs``, ``_datasets``, ``_server``,
 ``_store``); ``_app`` assembles them. Commands call the public API, so the CLI works the

@@ -61,7 +61,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Steward: track, compare and govern machine-learning runs and datasets.
+    """Steward: track, compare and govern machine-learning runs, datasets and models.
 
     Works on the local store (`STEWARD_HOME`, default `~/.steward`), or on a team server
     when `STEWARD_URI` is set. Every command takes `--help`.
