@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from steward import __version__
-from steward.cli import _datasets, _models, _runs, _server, _store
+from steward.cli import _datasets, _model_exports, _models, _runs, _server, _store
 from steward.cli._output import print_error
 from steward.errors import StewardError
 
@@ -76,7 +76,8 @@ def root(
 
 app.add_typer(_runs.app)
 app.add_typer(_datasets.app)
-app.add_typer(_models.app)
+app.add_typer(_models.app)  # with the commands _model_exports adds to it
+_ = _model_exports
 app.command("server")(_server.serve)
 app.add_typer(_store.app)
 

@@ -13,6 +13,7 @@ from steward.registry._api import (
     register_model,
     set_alias,
 )
+from steward.registry._export import ExportResult, export_model, read_parity_report
 from steward.registry._flavors import Flavor, register_flavor
 from steward.registry._hooks import PromotionRequest, add_promotion_hook, remove_promotion_hook
 from steward.registry._loaded import LoadedModel
@@ -36,6 +37,7 @@ from steward.registry._summary import model_summary
 __all__ = [
     "AliasMove",
     "ColumnSpec",
+    "ExportResult",
     "Flavor",
     "LoadedModel",
     "Manifest",
@@ -52,6 +54,7 @@ __all__ = [
     "create_registered_model",
     "delete_alias",
     "download_model",
+    "export_model",
     "get_alias_history",
     "get_model_version",
     "get_registered_model",
@@ -59,6 +62,7 @@ __all__ = [
     "load_model",
     "log_model",
     "model_summary",
+    "read_parity_report",
     "register_flavor",
     "register_model",
     "remove_promotion_hook",

@@ -67,12 +67,12 @@ class Manifest(BaseModel):
 
 
 class ModelFile(BaseModel):
-    """A file of a model version: the package itself, or an export and its report."""
+    """A file of a model version: its package, an export (exports/...) or a report (reports/...)."""
 
     path: str
     sha256: str
     size: int
-    kind: Literal["package", "export"] = "package"
+    kind: Literal["package", "export", "report"] = "package"
 
 
 class RegisteredModel(BaseModel):

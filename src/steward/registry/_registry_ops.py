@@ -500,11 +500,13 @@ class RegistryOps(Service):
 
     @operation("PUT", "/models/{name}/versions/{version}/files", tag="models")
     def add_model_version_file(self, name: str, version: int, file: ModelFile) -> ModelVersion:
-        """Return the version after attaching an export file or report (package files are fixed)."""
-        if file.kind != "export" or file.path == MANIFEST or not file.path.startswith("exports/"):
+        """Return the version after attaching an export or a report (package files are fixed)."""
+        folder = {"export": "exports/", "report": "reports/"}.get(file.kind)
+        if folder is None or not file.path.startswith(folder) or ".." in file.path.split("/"):
             raise InvalidInput(
-                "Only export files under 'exports/' can be added to an existing version; its "
-                "package files are fixed when the version is created."
+                "Only exports (kind 'export', under 'exports/') and reports (kind 'report', under "
+                "'reports/') can be added to an existing version; its package files are fixed "
+                f"when the version is created. Got kind {file.kind!r} at {file.path!r}."
             )
         check_sha256(file.sha256)
         if not self.blobs.exists(file.sha256):
@@ -515,7 +517,7 @@ class RegistryOps(Service):
             values = {
                 "sha256": file.sha256,
                 "size": file.size,
-                "kind": "export",
+                "kind": file.kind,
                 "created_at": tx.now,
             }
             stmt = upsert(tx.conn, mf).values(version_id=row.id, path=file.path, **values)
