@@ -225,6 +225,11 @@ def main() -> None:
         champion.predict(X_test.head(1).drop(columns=["bmi"]))
     except steward.StewardError as exc:
         console.print(f"[dim]A bad request is refused with: {exc}[/]")
+    export = steward.export_model(f"models:/{MODEL}/{version.version}", "onnx")
+    console.print(
+        f"ONNX export {'[green]valid[/]' if export.valid else '[red]NOT valid[/]'} on {export.data}: "
+        f"{export.report.reason}"
+    )
     report = settings.home / "reports" / f"{MODEL}-v{version.version}.html"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(steward.model_summary(f"models:/{MODEL}/{version.version}", format="html"))
