@@ -124,6 +124,14 @@ class RunPage(BaseModel):
     next_page_token: str | None
 
 
+class RunKeys(BaseModel):
+    """The metric, param and tag keys in use, e.g. for a column chooser."""
+
+    metrics: list[str]
+    params: list[str]
+    tags: list[str]
+
+
 class Environment(BaseModel):
     """The software a run executed in, stored once per distinct environment."""
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     cast,
     false,
+    func,
     not_,
     or_,
     select,
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from steward._operations import operation
 from steward.develop._filter import BoolOp, Comparison, parse_filter
-from steward.develop._models import RunPage
+from steward.develop._models import RunKeys, RunPage
 from steward.develop._run_ops import load_runs, run_query
 from steward.develop._service import Service
 from steward.errors import InvalidInput
@@ -79,6 +80,49 @@ class SearchOps(Service):
             runs = load_runs(conn, rows[:max_results])
         token = _encode_token(offset + max_results) if more else None
         return RunPage(runs=runs, next_page_token=token)
+
+    @operation("POST", "/runs/count", tag="runs")
+    def count_runs(
+        self, filter: str = "", project: str | None = None, experiments: list[str] | None = None
+    ) -> int:
+        """Return how many runs match ``filter`` (counted in the database)."""
+        tree = parse_filter(filter)
+        with self.store.read() as conn:
+            query = select(func.count()).select_from(
+                r.join(e, e.c.id == r.c.experiment_id).join(p, p.c.id == e.c.project_id)
+            )
+            if tree is not None:
+                query = query.where(_compile(tree, conn.dialect.name))
+            if project is not None:
+                query = query.where(p.c.name == project)
+            if experiments:
+                query = query.where(e.c.name.in_(experiments))
+            return int(conn.execute(query).scalar_one())
+
+    @operation("POST", "/runs/keys", tag="runs")
+    def list_run_keys(
+        self, project: str | None = None, experiments: list[str] | None = None
+    ) -> RunKeys:
+        """Return the metric, param and tag keys used by the runs in scope, sorted."""
+        scope = (
+            select(r.c.id).join(e, e.c.id == r.c.experiment_id).join(p, p.c.id == e.c.project_id)
+        )
+        if project is not None:
+            scope = scope.where(p.c.name == project)
+        if experiments:
+            scope = scope.where(e.c.name.in_(experiments))
+        found: dict[str, list[str]] = {}
+        with self.store.read() as conn:
+            for name, table in (
+                ("metrics", tables.latest_metrics),
+                ("params", tables.params),
+                ("tags", tables.tags),
+            ):
+                query = select(table.c.key).distinct().order_by(table.c.key)
+                if project is not None or experiments:
+                    query = query.where(table.c.run_id.in_(scope))
+                found[name] = [k for (k,) in conn.execute(query)]
+        return RunKeys(**found)
 
 
 def _compile(node: Comparison | BoolOp, dialect: str) -> ColumnElement[bool]:

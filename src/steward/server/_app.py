@@ -18,6 +18,7 @@ from steward._backend import Backend, SqlBackend
 from steward.errors import StewardError
 from steward.server._blobs import blob_router
 from steward.server._routes import operation_router
+from steward.server.ui import mount_ui
 from steward.store import current_actor
 
 API = "/api/v1"
@@ -41,6 +42,7 @@ def create_app(backend: Backend | None = None) -> FastAPI:
     app.include_router(operation_router(backend), prefix=API)
     app.include_router(blob_router(backend), prefix=API)
     _mount_docs(app)
+    mount_ui(app)
     _install_error_handlers(app)
 
     @app.middleware("http")

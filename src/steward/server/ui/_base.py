@@ -1,0 +1,95 @@
+"""The web UI's shared machinery: templates, static files, the viewer seam, page helpers.
+
+Pages are rendered on the server (Jinja2) and readable without JavaScript; a small
+script adds sorting links, the column chooser and charts. Plotly's JavaScript is served
+from the plotly package installed here, never from a CDN: machines may be offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from steward._backend import Backend
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def viewer(request: Request) -> str:
+    """Return who is looking at the page.
+
+    The seam for authentication: today the team server trusts the X-Steward-User header
+    (or shows 'local' for `steward ui`); the governance work replaces this function's
+    body with a real check, and every page already goes through it.
+    """
+    return request.headers.get("x-steward-user") or getattr(request.app.state, "ui_user", "local")
+
+
+def backend_of(request: Request) -> Backend:
+    """Return the backend the server was started over."""
+    backend: Backend = request.app.state.backend
+    return backend
+
+
+def render(request: Request, template: str, title: str, **context: Any) -> HTMLResponse:
+    """Return a page rendered with the base layout."""
+    context.update(request=request, title=title, user=viewer(request))
+    return templates.TemplateResponse(request, template, context)
+
+
+def plotly_json(figure: Any) -> Markup:
+    """Return a Plotly figure as JSON safe to embed in a <script type=application/json>."""
+    text = figure.to_json() if hasattr(figure, "to_json") else json.dumps(figure)
+    return Markup(text.replace("</", "<\\/"))  # noqa: S704 - JSON, with closing tags escaped
+
+
+def when(timestamp: float | None) -> str:
+    """Return a UTC timestamp as 'YYYY-MM-DD HH:MM'."""
+    if timestamp is None:
+        return "—"
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def duration(start: float, end: float | None) -> str:
+    """Return a run's duration, e.g. '3.2 s' or '4 min 10 s'."""
+    if end is None:
+        return "running"
+    seconds = end - start
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def number(value: Any) -> str:
+    """Return a metric value with up to 4 significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def size(value: int) -> str:
+    """Return a byte count in human units."""
+    amount = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if amount < 1024 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GB"
+
+
+templates.env.filters.update(when=when, number=number, size=size)
+templates.env.globals.update(duration=duration)
