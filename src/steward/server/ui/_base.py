@@ -30,7 +30,8 @@ def viewer(request: Request) -> str:
     (or shows 'local' for `steward ui`); the governance work replaces this function's
     body with a real check, and every page already goes through it.
     """
-    return request.headers.get("x-steward-user") or getattr(request.app.state, "ui_user", "local")
+    header = request.headers.get("x-steward-user")
+    return header or str(getattr(request.app.state, "ui_user", "local"))
 
 
 def backend_of(request: Request) -> Backend:
@@ -48,7 +49,7 @@ def render(request: Request, template: str, title: str, **context: Any) -> HTMLR
 def plotly_json(figure: Any) -> Markup:
     """Return a Plotly figure as JSON safe to embed in a <script type=application/json>."""
     text = figure.to_json() if hasattr(figure, "to_json") else json.dumps(figure)
-    return Markup(text.replace("</", "<\\/"))  # noqa: S704 - JSON, with closing tags escaped
+    return Markup(text.replace("</", "<\\/"))
 
 
 def when(timestamp: float | None) -> str:

@@ -53,7 +53,7 @@ def runs_page(
     base = {"project": project, "experiment": experiment, "filter": filter, "cols": columns}
     chart = _chart(runs, columns) if runs and len(columns) >= 2 else None
     title = experiment or project or "All runs"
-    crumbs = [("Projects", str(request.url_for("ui-home")))]
+    crumbs: list[tuple[str, str | None]] = [("Projects", str(request.url_for("ui-home")))]
     if project:
         crumbs.append((project, f"{request.url_for('ui-runs')}?{urlencode({'project': project})}"))
     crumbs.append((experiment or "runs", None))
