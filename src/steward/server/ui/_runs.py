@@ -139,7 +139,8 @@ def _chart(runs: list[Any], columns: list[str]) -> go.Figure:
     for column in columns[:8]:
         values = [_value(run, column) for run in runs]
         numbers = [_as_float(v) for v in values]
-        if all(n is not None for n in numbers if True) and any(n is not None for n in numbers):
+        given = [n for v, n in zip(values, numbers, strict=True) if v is not None]
+        if given and all(n is not None for n in given):
             dimensions.append(
                 {"label": column, "values": [n if n is not None else float("nan") for n in numbers]}
             )
@@ -161,7 +162,7 @@ def _chart(runs: list[Any], columns: list[str]) -> go.Figure:
             line={"color": colour, "colorscale": "Viridis", "showscale": True},
         )
     )
-    figure.update_layout(title="Runs on this page across the chosen columns", height=380)
+    figure.update_layout(height=380, margin={"t": 60, "l": 60, "r": 40, "b": 30})
     return figure
 
 
