@@ -21,7 +21,8 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff format --check $(SRC)
 	$(VENV)/bin/mypy
 
-test: lint  ## lint, then the whole test suite (SQLite, PostgreSQL, HTTP, S3, processes)
+test: lint  ## lint, then the whole test suite (SQLite, PostgreSQL, HTTP, S3, browser)
+	scripts/install-browser.sh
 	$(PY) -m pytest -n 2 --timeout 300 -p no:cacheprovider
 
 format: $(STAMP)

@@ -60,6 +60,7 @@ def test_the_leaf_commands_are_the_documented_ones() -> None:
         "steward runs show",
         "steward server",
         "steward store check",
+        "steward ui",
     ]
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     )
 
 
-COMMAND_ORDER = ("runs", "datasets", "models", "server", "store")
+COMMAND_ORDER = ("runs", "datasets", "models", "ui", "server", "store")
 
 
 class StewardGroup(TyperGroup):
@@ -79,6 +79,7 @@ app.add_typer(_datasets.app)
 app.add_typer(_models.app)  # with the commands _model_exports adds to it
 _ = _model_exports
 app.command("server")(_server.serve)
+app.command("ui")(_server.ui)
 app.add_typer(_store.app)
 
 

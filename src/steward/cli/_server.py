@@ -68,6 +68,7 @@ def serve(
             fields_grid(
                 [
                     ("API", Text(base, style="cyan")),
+                    ("web UI", Text(f"{base}/ui/", style="cyan")),
                     ("API docs", Text(f"{base}/docs", style="cyan")),
                     ("store", backend.location),
                     ("artifacts", artifacts or settings.artifact_uri),
@@ -76,5 +77,56 @@ def serve(
             )
         )
         uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        backend.close()
+
+
+def ui(
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one)."
+        ),
+    ] = 0,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open the UI in the default web browser.")
+    ] = True,
+) -> None:
+    """Open the web UI over the local store (runs, datasets, models), on 127.0.0.1 only.
+
+    Example:
+
+    ```
+    steward ui              # after `make demo`: the demo's runs, datasets and models
+    ```
+    """
+    import socket
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from steward._backend import SqlBackend
+    from steward.server import create_app
+
+    settings = load_settings()
+    if port == 0:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+    backend = SqlBackend.open(settings.store_uri, settings.artifact_uri)
+    try:
+        application = create_app(backend)
+        application.state.ui_user = settings.user
+        url = f"http://127.0.0.1:{port}/ui/"
+        stdout().print(
+            Text.assemble(("Steward UI ", "bold"), Text(url, style="cyan"), "  (Ctrl+C to stop)")
+        )
+        stdout().print(
+            fields_grid([("store", backend.location), ("artifacts", settings.artifact_uri)])
+        )
+        if browser:
+            threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+        uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning")
     finally:
         backend.close()
