@@ -137,3 +137,17 @@ def test_parse_tree_shape() -> None:
     assert isinstance(tree.items[1], BoolOp) and tree.items[1].op == "or"
     assert parse_filter("  ") is None
     assert parse_filter("metrics.val.auc > 1") == Comparison("metrics", "val.auc", ">", 1.0)
+
+
+def test_keys_in_use_and_counts(runs: dict[str, str]) -> None:
+    from steward._backend import get_backend
+
+    backend = get_backend()
+    keys = backend.list_run_keys()
+    assert keys.metrics == ["auc", "val auc"] and keys.params == ["model", "n_trees"]
+    assert keys.tags == ["team"]
+    assert backend.list_run_keys(experiments=["exp-b"]).metrics == ["auc", "val auc"]
+    assert backend.list_run_keys(project="nope").metrics == []
+    assert backend.count_runs() == 6
+    assert backend.count_runs(filter="params.model = 'rf'") == 2
+    assert backend.count_runs(experiments=["exp-b"]) == 2

@@ -110,13 +110,26 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 
 def require_run(conn: Connection, run_id: str) -> Any:
     """Return the run row ``run_id`` or raise NotFound."""
-    row = conn.execute(select(r.c.id, r.c.status, r.c.end_time).where(r.c.id == run_id)).first()
+    row = conn.execute(
+        select(r.c.id, r.c.status, r.c.end_time, r.c.experiment_id).where(r.c.id == run_id)
+    ).first()
     if row is None:
         raise NotFound(
             f"Run {run_id!r} does not exist. List run ids with `steward runs list` "
             "or steward.search_runs()."
         )
     return row
+
+
+def catalogue_keys(tx: Transaction, experiment_id: int, **keys: list[str]) -> None:
+    """Record the metric/param/tag keys an experiment uses (for column choosers at scale)."""
+    rows = [
+        {"experiment_id": experiment_id, "kind": kind, "key": key}
+        for kind, names in keys.items()
+        for key in names
+    ]
+    if rows:
+        tx.conn.execute(upsert(tx.conn, tables.experiment_keys).on_conflict_do_nothing(), rows)
 
 
 def check_artifact_path(path: str) -> str:
@@ -185,6 +198,7 @@ class RunOps(Service):
                     insert(tables.tags),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
+                catalogue_keys(tx, eid, tags=list(tags))
             tx.emit(
                 "run.created",
                 "run",
@@ -255,7 +269,7 @@ class RunOps(Service):
         tags = {check_key(k, "tag"): param_value(k, v) for k, v in (tags or {}).items()}
         rows = _metric_rows(run_id, metrics)
         with self.store.write() as tx:
-            require_run(tx.conn, run_id)
+            run = require_run(tx.conn, run_id)
             new_params = _new_params(tx.conn, run_id, params)
             try:
                 if new_params:
@@ -281,6 +295,9 @@ class RunOps(Service):
                 bulk_insert(tx.conn, tables.metrics, _METRIC_COLUMNS, rows)
                 _update_latest(tx.conn, run_id, metrics)
             keys = sorted(set(metrics.keys))
+            catalogue_keys(
+                tx, run.experiment_id, metrics=keys, params=list(new_params), tags=list(tags)
+            )
             tx.emit(
                 "run.logged",
                 "run",

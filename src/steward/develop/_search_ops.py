@@ -104,24 +104,22 @@ class SearchOps(Service):
         self, project: str | None = None, experiments: list[str] | None = None
     ) -> RunKeys:
         """Return the metric, param and tag keys used by the runs in scope, sorted."""
-        scope = (
-            select(r.c.id).join(e, e.c.id == r.c.experiment_id).join(p, p.c.id == e.c.project_id)
+        k = tables.experiment_keys
+        query = (
+            select(k.c.kind, k.c.key)
+            .distinct()
+            .join(e, e.c.id == k.c.experiment_id)
+            .join(p, p.c.id == e.c.project_id)
+            .order_by(k.c.key)
         )
         if project is not None:
-            scope = scope.where(p.c.name == project)
+            query = query.where(p.c.name == project)
         if experiments:
-            scope = scope.where(e.c.name.in_(experiments))
-        found: dict[str, list[str]] = {}
+            query = query.where(e.c.name.in_(experiments))
+        found: dict[str, list[str]] = {"metrics": [], "params": [], "tags": []}
         with self.store.read() as conn:
-            for name, table in (
-                ("metrics", tables.latest_metrics),
-                ("params", tables.params),
-                ("tags", tables.tags),
-            ):
-                query = select(table.c.key).distinct().order_by(table.c.key)
-                if project is not None or experiments:
-                    query = query.where(table.c.run_id.in_(scope))
-                found[name] = [k for (k,) in conn.execute(query)]
+            for kind, key in conn.execute(query):
+                found[kind].append(key)
         return RunKeys(**found)
 
 

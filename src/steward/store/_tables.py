@@ -285,3 +285,11 @@ model_tags = Table(
     Column("key", String(NAME), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+experiment_keys = Table(
+    "experiment_keys",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("key", String(NAME), primary_key=True),
+)
