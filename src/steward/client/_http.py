@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
 
 from steward import __version__
 from steward._operations import Operation
@@ -77,12 +79,26 @@ class HttpBackend:
             params = {k: v for k, v in values.items() if v is not None}
             response = self.request(op.method, path, params=params)
         else:
-            body = {
-                k: op.adapter(k).dump_python(op.adapter(k).validate_python(v), mode="json")
+            # Each argument is serialized by pydantic's JSON encoder (in Rust) straight to
+            # bytes: a 100k-point metric batch costs milliseconds, not a pass through json.
+            parts = [
+                json.dumps(k).encode() + b":" + op.adapter(k).dump_json(_checked(op, k, v))
                 for k, v in values.items()
-            }
-            response = self.request(op.method, path, json=body)
+            ]
+            response = self.request(
+                op.method,
+                path,
+                content=b"{" + b",".join(parts) + b"}",
+                headers={"Content-Type": "application/json"},
+            )
         return op.result.validate_python(response.json())
+
+
+def _checked(op: Operation, name: str, value: Any) -> Any:
+    """Return ``value`` validated against the parameter's type (model instances pass as is)."""
+    if isinstance(value, BaseModel):
+        return value
+    return op.adapter(name).validate_python(value)
 
 
 def _error_from(response: httpx.Response) -> StewardError:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from steward import _backend
+from steward._gc import paused_gc
 
 if TYPE_CHECKING:
     from steward._backend import Backend
@@ -192,10 +193,8 @@ def log_metric(
     number = check_metric_value(key, value)
     step = _next_step(rid, key) if step is None else check_step(key, step)
     ts = time.time() if timestamp is None else float(timestamp)
-    if synchronous is None:
-        from steward.config import load_settings
-
-        synchronous = not load_settings().async_logging
+    if synchronous is None:  # read per call (cheap), so tests and users can flip it any time
+        synchronous = os.environ.get("STEWARD_ASYNC_LOGGING", "1").lower() in {"0", "false", "no"}
     if synchronous:
         backend.log_batch(
             rid, metrics=MetricBatch(keys=[key], values=[number], steps=[step], timestamps=[ts])
@@ -258,7 +257,8 @@ def log_batch(
     list of ``(key, value, step[, timestamp])`` tuples, or a :class:`MetricBatch`.
     """
     backend, rid = _target(run_id)
-    batch = _as_batch(metrics)
+    with paused_gc():
+        batch = _as_batch(metrics)
     buffer.flush()
     stored = 0
     if len(batch) <= BATCH_CHUNK:
@@ -305,24 +305,29 @@ def _as_batch(metrics: MetricsArg | None) -> MetricBatch:
                 batch.steps.append(step)
                 batch.timestamps.append(now)
         return batch
-    items = list(metrics)
-    if not all(type(item) is tuple and 2 <= len(item) <= 4 for item in items):
-        bad = next(i for i in items if not isinstance(i, tuple) or not 2 <= len(i) <= 4)
-        raise InvalidInput(
-            f"Each metric in a list must be a tuple (key, value, step[, timestamp]); got {bad!r}."
-        )
-    width = min(len(item) for item in items) if items else 2
-    if items and width == max(len(item) for item in items):
-        # Columns at once: the per-point checks below only run to name a bad point.
+    items = metrics if isinstance(metrics, list) else list(metrics)
+    try:  # columns at once, in C; the per-point checks below only run to name a bad point
         columns = list(zip(*items, strict=True))
+    except (TypeError, ValueError):
+        columns = []
+    if items and 2 <= len(columns) <= 4 and all(type(i) is tuple for i in (items[0], items[-1])):
         keys, values = list(columns[0]), list(columns[1])
-        steps = list(columns[2]) if width > 2 else [0] * len(items)
-        stamps = [float(t) for t in columns[3]] if width > 3 else [now] * len(items)
-        if all(type(v) in _FLOATS for v in values) and all(type(s) in _INTS for s in steps):
+        steps = list(columns[2]) if len(columns) > 2 else [0] * len(items)
+        stamps = list(columns[3]) if len(columns) > 3 else [now] * len(items)
+        if (
+            set(map(type, values)) <= _FLOATS
+            and set(map(type, steps)) <= _INTS
+            and set(map(type, stamps)) <= _FLOATS
+        ):
             for key in set(keys):
                 check_key(key, "metric")
             return MetricBatch.model_construct(
                 keys=keys, values=values, steps=steps, timestamps=stamps
+            )
+    for item in items:
+        if not isinstance(item, tuple) or not 2 <= len(item) <= 4:
+            raise InvalidInput(
+                f"Each metric in a list must be a tuple (key, value, step[, timestamp]); got {item!r}."
             )
     for item in items:
         key, value = item[0], item[1]

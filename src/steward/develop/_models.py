@@ -124,6 +124,24 @@ class RunPage(BaseModel):
     next_page_token: str | None
 
 
+class KeyValues(BaseModel):
+    """(row, key, value) triples in three columns."""
+
+    rows: list[int]
+    keys: list[str]
+    values: list[Any]
+
+
+class RunTable(BaseModel):
+    """A page of search results in columns: attributes, then key/value triples."""
+
+    columns: dict[str, list[Any]]
+    params: KeyValues
+    metrics: KeyValues
+    tags: KeyValues
+    next_page_token: str | None
+
+
 class RunKeys(BaseModel):
     """The metric, param and tag keys in use, e.g. for a column chooser."""
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from steward import _backend
 from steward.develop._buffer import buffer
-from steward.develop._models import Run
+from steward.develop._models import Run, RunTable
 from steward.errors import InvalidInput
 
 RUN_COLUMNS = [
@@ -70,7 +70,7 @@ def search_runs(
     ``attrs["next_page_token"]`` holds the token of the next page, or None.
     """
     buffer.flush()
-    page = _backend.get_backend().search_runs(
+    arguments: dict[str, Any] = dict(
         filter=filter,
         project=project,
         experiments=list(experiments) if experiments else None,
@@ -79,10 +79,35 @@ def search_runs(
         page_token=page_token,
     )
     if output == "runs":
-        return page.runs
-    frame = runs_frame(page.runs)
-    frame.attrs["next_page_token"] = page.next_page_token
+        return _backend.get_backend().search_runs(**arguments).runs
+    table = _backend.get_backend().search_runs_table(**arguments)
+    frame = table_frame(table)
+    frame.attrs["next_page_token"] = table.next_page_token
     return frame
+
+
+def table_frame(table: RunTable) -> pd.DataFrame:
+    """Return a columnar search page as a DataFrame: attributes, params.*, metrics.*, tags.*."""
+    columns = dict(table.columns)
+    columns["run_id"] = columns.pop("id")
+    frame = pd.DataFrame(columns, columns=RUN_COLUMNS)
+    frame["start_time"] = pd.to_datetime(frame["start_time"], unit="s")
+    frame["end_time"] = pd.to_datetime(frame["end_time"], unit="s")
+    parts = [frame]
+    for prefix, triples in (
+        ("params", table.params),
+        ("metrics", table.metrics),
+        ("tags", table.tags),
+    ):
+        if not triples.rows:
+            continue
+        long = pd.DataFrame({"row": triples.rows, "key": triples.keys, "value": triples.values})
+        wide = long.pivot(index="row", columns="key", values="value").reindex(range(len(frame)))
+        wide.columns = [f"{prefix}.{k}" for k in wide.columns]
+        if prefix == "metrics":
+            wide = wide.astype(float)
+        parts.append(wide.sort_index(axis=1))
+    return pd.concat(parts, axis=1) if len(parts) > 1 else frame
 
 
 def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:

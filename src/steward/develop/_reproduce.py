@@ -36,7 +36,7 @@ from steward import _backend
 from steward.config import load_settings
 from steward.develop._buffer import buffer
 from steward.develop._environment import capture_environment
-from steward.develop._models import Run
+from steward.develop._models import Environment, Run
 from steward.errors import Conflict, IntegrityError, InvalidInput, NotFound, StewardError
 
 ProgressCallback = Callable[[str, int | None, int | None], None]
@@ -49,6 +49,7 @@ EVALUATION_CONTEXTS = ("evaluation", "validation", "test", "holdout", "training"
 PREDICTION_ROWS = 10_000
 TAIL_LINES = 30
 SIBLING_WINDOW = 86_400.0
+CLOCK_SKEW = 300.0  # seconds a server's clock may be behind this machine's
 
 
 class CodeCheck(BaseModel):
@@ -270,7 +271,7 @@ def reproduce_run(
     git, command = _recorded(run)
     warns: list[str] = []
     if run.status == "RUNNING":
-        warns.append(f"Run {run.id} is still RUNNING: its metrics may not be final.")
+        warns.append(f"Run {run.id} is still RUNNING: its metrics may not be final yet.")
     originals = [run, *_siblings(run)]
     datasets = _verify_datasets(originals, say)
     root = Path(repo).expanduser().resolve() if repo is not None else Path(git["root"])
@@ -284,56 +285,39 @@ def reproduce_run(
             code = _apply_diff(run, git, root, tree, allow_dirty_mismatch, warns, say)
             old_root = Path(git["root"])
             cwd, args = _relocate_command(run, command, old_root, tree, git)
-            editable = _editable_dists(old_root)
-            recorded = backend.get_environment(run.environment_id) if run.environment_id else None
-            if recorded is None:
-                warns.append(
-                    "No environment was recorded with the run; library versions unchecked."
-                )
-            if here:
-                python = Path(sys.executable)
-                environment = _here_environment(recorded, editable)
-            else:
-                venv = (
-                    (base / f"venv-{(recorded.id if recorded else 'none')[:16]}")
-                    if base
-                    else scratch / "venv"
-                )
-                python, environment = _fresh_environment(recorded, editable, venv, say)
+            venv = base / f"venv-{run.environment_id or 'none'}"[:22] if base else scratch / "venv"
+            python, environment = _environment(run, here, old_root, venv, warns, say)
             env = _child_environment(run, python, here, old_root, tree)
-            log = scratch / "output.log"
             say(f"Running {' '.join(args)}", None, None)
+            existing = {r.id for r in _recent_runs(time.time())}
+            log = scratch / "output.log"
             exit_code, pid, launched, timed_out = _launch(python, args, cwd, env, log, timeout)
             tail = _tail(log) if exit_code != 0 else None
-            new_runs = _new_runs(run.id, pid, launched)
             say("Comparing the runs", None, None)
             checks = [
                 _compare(
-                    orig, new, tolerance, ignore_metrics, here, python, env, old_root, tree, say
+                    orig, new, tolerance, ignore_metrics, here, python, env, (old_root, tree), say
                 )
-                for orig, new in _match(originals, new_runs)
+                for orig, new in _match(originals, _new_runs(run.id, pid, launched, existing))
             ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    target = checks[0]
-    reasons = list(target.reasons)
+    reasons = list(checks[0].reasons)
     if timed_out:
         reasons.insert(0, f"the command did not finish within {timeout:g} s and was stopped")
     elif exit_code != 0:
         reasons.insert(0, f"the command exited with code {exit_code}")
-    for other in checks[1:]:
-        if not other.reproduced:
-            warns.append(
-                f"The command's run {other.name!r} did not reproduce either: "
-                + "; ".join(other.reasons)
-                + "."
-            )
+    warns += [
+        f"The command's run {c.name!r} did not reproduce either: {'; '.join(c.reasons)}."
+        for c in checks[1:]
+        if not c.reproduced
+    ]
     report = ReproductionReport(
         run_id=run.id,
         run_name=run.name,
         project=run.project,
         experiment=run.experiment,
-        new_run_id=target.new_run_id,
+        new_run_id=checks[0].new_run_id,
         command=["python", *args],
         exit_code=exit_code,
         duration_seconds=round(time.time() - started, 3),
@@ -343,18 +327,24 @@ def reproduce_run(
         datasets=datasets,
         environment=environment,
         runs=checks,
-        reproduced=target.reproduced and exit_code == 0,
+        reproduced=not reasons,
         reasons=reasons,
         warnings=warns,
         output_tail=tail,
     )
-    for check in checks:
+    _record(report)
+    return report
+
+
+def _record(report: ReproductionReport) -> None:
+    """Tag each new run with the run it reproduces; store the report with the new target run."""
+    backend = _backend.get_backend()
+    for check in report.runs:
         if check.new_run_id:
             backend.log_batch(check.new_run_id, tags={REPRODUCTION_TAG: check.original_run_id})
     if report.new_run_id:
         sha, size = backend.blobs.put_bytes(report.model_dump_json(indent=2).encode())
         backend.add_artifact(report.new_run_id, "reproduction/report.json", sha, size)
-    return report
 
 
 def _recorded(run: Run) -> tuple[dict[str, Any], list[str]]:
@@ -400,7 +390,13 @@ def _verify_datasets(runs: Sequence[Run], say: ProgressCallback) -> list[Dataset
     for done, (name, version) in enumerate(wanted):
         say(f"Verifying dataset {name} v{version}", done, len(wanted))
         meta = _backend.get_backend().get_dataset_version(name, version)
-        load_dataset(name, version)  # raises IntegrityError when the stored data changed
+        try:
+            load_dataset(name, version)  # verifies the content hash
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"Dataset {name!r} version {version}, which the run read, no longer matches "
+                f"its recorded hash, so the run cannot be reproduced from it. {exc.message}"
+            ) from exc
         checks.append(
             DatasetCheck(
                 dataset=name, version=version, content_hash=meta.content_hash, verified=True
@@ -558,9 +554,10 @@ def _relocate_command(
     if not script.exists():
         inside = _relocate(old_cwd / command[1], old_root, Path("."))
         rel = inside.as_posix() if inside is not None else command[1]
+        untracked = [str(u) for u in git.get("untracked") or []]
         why = (
             "it was untracked when the run started, so no copy of it was recorded"
-            if rel in (git.get("untracked") or [])
+            if any(rel == u or (u.endswith("/") and rel.startswith(u)) for u in untracked)
             else f"it is not in commit {git['commit'][:12]}"
         )
         raise NotFound(
@@ -614,21 +611,30 @@ def _python_text() -> str:
     return f"{platform.python_implementation()} {platform.python_version()}"
 
 
-def _here_environment(recorded: Any, editable: set[str]) -> EnvironmentCheck:
-    packages: dict[str, str] = recorded.packages if recorded else {}
-    return EnvironmentCheck(
+def _environment(
+    run: Run, here: bool, old_root: Path, venv: Path, warns: list[str], say: ProgressCallback
+) -> tuple[Path, EnvironmentCheck]:
+    """Return the Python to re-run with, and how its libraries differ from the record."""
+    backend = _backend.get_backend()
+    recorded = backend.get_environment(run.environment_id) if run.environment_id else None
+    editable = _editable_dists(old_root)  # the project itself: its code is the worktree's
+    if not here:
+        return _fresh_environment(recorded, editable, venv, say)
+    if recorded is None:
+        warns.append("No environment was recorded with the run; library versions unchecked.")
+    return Path(sys.executable), EnvironmentCheck(
         mode="here",
         python_recorded=recorded.python if recorded else None,
         python_used=_python_text(),
-        packages_recorded=len(packages),
-        differences=_differences(packages, capture_environment().packages, editable)
+        packages_recorded=len(recorded.packages) if recorded else 0,
+        differences=_differences(recorded.packages, capture_environment().packages, editable)
         if recorded
         else [],
     )
 
 
 def _fresh_environment(
-    recorded: Any, editable: set[str], venv: Path, say: ProgressCallback
+    recorded: Environment | None, editable: set[str], venv: Path, say: ProgressCallback
 ) -> tuple[Path, EnvironmentCheck]:
     """Return the Python of a new virtual environment holding the recorded versions."""
     if recorded is None:
@@ -831,19 +837,22 @@ def _tail(log: Path) -> str:
     return "\n".join(lines[-TAIL_LINES:])
 
 
-def _new_runs(run_id: str, pid: int, launched: float) -> list[Run]:
-    """Return the runs the re-run process made (its pid on this host, or tagged as ours)."""
-    found = (
-        _backend.get_backend()
-        .search_runs(filter=f"start_time >= {launched - 300}", max_results=10_000)
-        .runs
-    )
+def _recent_runs(since: float) -> list[Run]:
+    window = f"start_time >= {since - CLOCK_SKEW}"
+    return _backend.get_backend().search_runs(filter=window, max_results=10_000).runs
+
+
+def _new_runs(run_id: str, pid: int, launched: float, existing: set[str]) -> list[Run]:
+    """Return the runs the re-run process made (its pid on this host, or tagged by the hook)."""
     host = socket.gethostname()
     mine = [
         r
-        for r in found
-        if (r.context.get("pid") == pid and r.context.get("hostname") == host)
-        or r.tags.get(REPRODUCTION_TAG) == run_id
+        for r in _recent_runs(launched)
+        if r.id not in existing
+        and (
+            (r.context.get("pid") == pid and r.context.get("hostname") == host)
+            or r.tags.get(REPRODUCTION_TAG) == run_id
+        )
     ]
     return sorted(mine, key=lambda r: r.start_time)
 
@@ -875,8 +884,7 @@ def _compare(
     here: bool,
     python: Path,
     env: dict[str, str],
-    old_root: Path,
-    tree: Path,
+    roots: tuple[Path, Path],
     say: ProgressCallback,
 ) -> RunCheck:
     """Return how the new run compares with the original: metrics, params, inputs, predictions."""
@@ -921,6 +929,7 @@ def _compare(
     differing = [m.key for m in check.metrics if not (m.within_tolerance or m.ignored)]
     if differing:
         check.reasons.append(f"metrics differ beyond {tolerance:g}: {', '.join(differing)}")
+    old_root, tree = roots  # a param holding a path inside the worktree names the original
     new_params = {k: v.replace(str(tree), str(old_root)) for k, v in new.params.items()}
     check.params_compared = len(set(orig.params) | set(new_params))
     check.param_differences = [

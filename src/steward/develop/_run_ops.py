@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Row, String, case, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from steward._gc import paused_gc
 from steward._operations import operation
 from steward.artifacts import check_sha256
 from steward.develop._models import (
@@ -267,8 +270,9 @@ class RunOps(Service):
         metrics = metrics or MetricBatch()
         params = {check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()}
         tags = {check_key(k, "tag"): param_value(k, v) for k, v in (tags or {}).items()}
-        rows = _metric_rows(run_id, metrics)
-        with self.store.write() as tx:
+        with paused_gc():
+            rows = _metric_rows(run_id, metrics)
+        with self.store.write() as tx, paused_gc():
             run = require_run(tx.conn, run_id)
             new_params = _new_params(tx.conn, run_id, params)
             try:
@@ -420,9 +424,8 @@ def _metric_rows(run_id: str, batch: MetricBatch) -> list[tuple[Any, ...]]:
         raise InvalidInput(
             f"The step of metric {batch.keys[i]!r} must be >= 0; got {batch.steps[i]}."
         )
-    return list(
-        zip([run_id] * n, batch.keys, values.tolist(), batch.steps, batch.timestamps, strict=True)
-    )
+    columns = (repeat(run_id, n), batch.keys, values.tolist(), batch.steps, batch.timestamps)
+    return list(zip(*columns, strict=False))  # repeat() is endless: the lists set the length
 
 
 def _new_params(conn: Connection, run_id: str, params: dict[str, str]) -> dict[str, str]:
@@ -448,17 +451,30 @@ def _new_params(conn: Connection, run_id: str, params: dict[str, str]) -> dict[s
 
 
 def _update_latest(conn: Connection, run_id: str, batch: MetricBatch) -> None:
-    summary: dict[str, list[Any]] = {}
-    for k, v, s, t in zip(batch.keys, batch.values, batch.steps, batch.timestamps, strict=True):
-        cur = summary.get(k)
-        if cur is None:
-            summary[k] = [v, s, t, v, v, 1]
-            continue
-        if (s, t) >= (cur[1], cur[2]):
-            cur[0], cur[1], cur[2] = v, s, t
-        cur[3] = min(cur[3], v)
-        cur[4] = max(cur[4], v)
-        cur[5] += 1
+    # Per key: the point with the highest (step, timestamp), and min, max, count, computed
+    # with numpy (a Python loop over 100k points costs more than inserting them).
+    codes, uniques = pd.factorize(pd.Series(batch.keys, dtype=object), sort=False)
+    values = np.asarray(batch.values, dtype=float)
+    steps = np.asarray(batch.steps, dtype=np.int64)
+    stamps = np.asarray(batch.timestamps, dtype=float)
+    order = np.lexsort((stamps, steps, codes))  # by key, then step, then time
+    last = order[np.r_[np.flatnonzero(np.diff(codes[order])), len(order) - 1]]
+    counts = np.bincount(codes, minlength=len(uniques))
+    minima = np.full(len(uniques), np.inf)
+    maxima = np.full(len(uniques), -np.inf)
+    np.minimum.at(minima, codes, values)
+    np.maximum.at(maxima, codes, values)
+    summary: dict[str, list[Any]] = {
+        str(uniques[codes[i]]): [
+            float(values[i]),
+            int(steps[i]),
+            float(stamps[i]),
+            float(minima[codes[i]]),
+            float(maxima[codes[i]]),
+            int(counts[codes[i]]),
+        ]
+        for i in last
+    }
     lm = tables.latest_metrics
     stmt = upsert(conn, lm)
     x = stmt.excluded

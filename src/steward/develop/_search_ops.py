@@ -22,9 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from steward._gc import paused_gc
 from steward._operations import operation
 from steward.develop._filter import BoolOp, Comparison, parse_filter
-from steward.develop._models import RunKeys, RunPage
+from steward.develop._models import KeyValues, RunKeys, RunPage, RunTable
 from steward.develop._run_ops import load_runs, run_query
 from steward.develop._service import Service
 from steward.errors import InvalidInput
@@ -60,26 +61,62 @@ class SearchOps(Service):
         page_token: str | None = None,
     ) -> RunPage:
         """Return one page of runs matching ``filter``, newest first unless ``order_by`` says."""
-        if not 1 <= max_results <= MAX_RESULTS:
-            raise InvalidInput(
-                f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}."
-            )
-        offset = _decode_token(page_token)
-        tree = parse_filter(filter)
         with self.store.read() as conn:
-            query = run_query()
-            if tree is not None:
-                query = query.where(_compile(tree, conn.dialect.name))
-            if project is not None:
-                query = query.where(p.c.name == project)
-            if experiments:
-                query = query.where(e.c.name.in_(experiments))
-            query = _order(query, order_by or [], conn)
-            rows = conn.execute(query.limit(max_results + 1).offset(offset)).all()
-            more = len(rows) > max_results
-            runs = load_runs(conn, rows[:max_results])
-        token = _encode_token(offset + max_results) if more else None
-        return RunPage(runs=runs, next_page_token=token)
+            rows, token = _matching(
+                conn, filter, project, experiments, order_by, max_results, page_token
+            )
+            return RunPage(runs=load_runs(conn, rows), next_page_token=token)
+
+    @operation("POST", "/runs/search-table", tag="runs")
+    def search_runs_table(
+        self,
+        filter: str = "",
+        project: str | None = None,
+        experiments: list[str] | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> RunTable:
+        """Return the same page as search_runs, in columns (cheap to build, carry and pivot).
+
+        Attributes come one list a column; params, metrics (latest values) and tags come
+        as (row index, key, value) triples, the way a DataFrame pivot wants them.
+        """
+        with self.store.read() as conn, paused_gc():
+            rows, token = _matching(
+                conn, filter, project, experiments, order_by, max_results, page_token
+            )
+            ids = [row.id for row in rows]
+            position = {rid: i for i, rid in enumerate(ids)}
+            triples: dict[str, KeyValues] = {}
+            for name, table in (
+                ("params", tables.params),
+                ("metrics", tables.latest_metrics),
+                ("tags", tables.tags),
+            ):
+                found = KeyValues(rows=[], keys=[], values=[])
+                for chunk in range(0, len(ids), 5000):
+                    part = ids[chunk : chunk + 5000]
+                    for rid, key, value in conn.execute(
+                        select(table.c.run_id, table.c.key, table.c.value).where(
+                            table.c.run_id.in_(part)
+                        )
+                    ):
+                        found.rows.append(position[rid])
+                        found.keys.append(key)
+                        found.values.append(value)
+                triples[name] = found
+        columns: dict[str, list[Any]] = {name: [] for name in TABLE_COLUMNS}
+        for row in rows:
+            for name in TABLE_COLUMNS:
+                columns[name].append(getattr(row, name))
+        return RunTable.model_construct(
+            columns=columns,
+            params=triples["params"],
+            metrics=triples["metrics"],
+            tags=triples["tags"],
+            next_page_token=token,
+        )
 
     @operation("POST", "/runs/count", tag="runs")
     def count_runs(
@@ -121,6 +158,46 @@ class SearchOps(Service):
             for kind, key in conn.execute(query):
                 found[kind].append(key)
         return RunKeys(**found)
+
+
+TABLE_COLUMNS = (
+    "id",
+    "project",
+    "experiment",
+    "name",
+    "status",
+    "user",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+)
+
+
+def _matching(
+    conn: Connection,
+    filter: str,
+    project: str | None,
+    experiments: list[str] | None,
+    order_by: list[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[Any], str | None]:
+    """Return the run rows of one page of a search, and the next page's token."""
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}.")
+    offset = _decode_token(page_token)
+    tree = parse_filter(filter)
+    query = run_query()
+    if tree is not None:
+        query = query.where(_compile(tree, conn.dialect.name))
+    if project is not None:
+        query = query.where(p.c.name == project)
+    if experiments:
+        query = query.where(e.c.name.in_(experiments))
+    query = _order(query, order_by or [], conn)
+    rows = conn.execute(query.limit(max_results + 1).offset(offset)).all()
+    token = _encode_token(offset + max_results) if len(rows) > max_results else None
+    return list(rows[:max_results]), token
 
 
 def _compile(node: Comparison | BoolOp, dialect: str) -> ColumnElement[bool]:
