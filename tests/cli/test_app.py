@@ -61,6 +61,7 @@ def test_the_leaf_commands_are_the_documented_ones() -> None:
         "steward server",
         "steward store check",
         "steward ui",
+        "steward whatif",
     ]
 
 

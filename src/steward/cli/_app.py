@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from steward import __version__
-from steward.cli import _datasets, _model_exports, _models, _runs, _server, _store
+from steward.cli import _datasets, _model_exports, _models, _runs, _server, _store, _whatif
 from steward.cli._output import print_error
 from steward.errors import StewardError
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     )
 
 
-COMMAND_ORDER = ("runs", "datasets", "models", "ui", "server", "store")
+COMMAND_ORDER = ("runs", "datasets", "models", "whatif", "ui", "server", "store")
 
 
 class StewardGroup(TyperGroup):
@@ -80,6 +80,7 @@ app.add_typer(_models.app)  # with the commands _model_exports adds to it
 _ = _model_exports
 app.command("server")(_server.serve)
 app.command("ui")(_server.ui)
+app.command("whatif")(_whatif.whatif)
 app.add_typer(_store.app)
 
 
