@@ -83,33 +83,34 @@ class SearchOps(Service):
         as (row index, key, value) triples, the way a DataFrame pivot wants them.
         """
         with self.store.read() as conn, paused_gc():
-            rows, token = _matching(
-                conn, filter, project, experiments, order_by, max_results, page_token
+            rows, token, id_query = _matching(
+                conn, filter, project, experiments, order_by, max_results, page_token, ids=True
             )
-            ids = [row.id for row in rows]
-            position = {rid: i for i, rid in enumerate(ids)}
+            position = {row.id: i for i, row in enumerate(rows)}
+            page = id_query.subquery()
             triples: dict[str, KeyValues] = {}
             for name, table in (
                 ("params", tables.params),
                 ("metrics", tables.latest_metrics),
                 ("tags", tables.tags),
             ):
-                found = KeyValues(rows=[], keys=[], values=[])
-                for chunk in range(0, len(ids), 5000):
-                    part = ids[chunk : chunk + 5000]
-                    for rid, key, value in conn.execute(
-                        select(table.c.run_id, table.c.key, table.c.value).where(
-                            table.c.run_id.in_(part)
-                        )
-                    ):
-                        found.rows.append(position[rid])
-                        found.keys.append(key)
-                        found.values.append(value)
-                triples[name] = found
-        columns: dict[str, list[Any]] = {name: [] for name in TABLE_COLUMNS}
-        for row in rows:
-            for name in TABLE_COLUMNS:
-                columns[name].append(getattr(row, name))
+                # The page's ids as a subquery (not thousands of bound parameters).
+                found = conn.execute(
+                    select(table.c.run_id, table.c.key, table.c.value).where(
+                        table.c.run_id.in_(select(page.c.id))
+                    )
+                ).all()
+                run_ids, keys, values = (
+                    (list(c) for c in zip(*found, strict=True)) if found else ([], [], [])
+                )
+                triples[name] = KeyValues.model_construct(
+                    rows=[position[rid] for rid in run_ids], keys=keys, values=values
+                )
+        attributes: list[Any] = (
+            list(zip(*rows, strict=True)) if rows else [() for _ in TABLE_COLUMNS]
+        )
+        names = list(rows[0]._fields) if rows else list(TABLE_COLUMNS)
+        columns = {name: list(attributes[names.index(name)]) for name in TABLE_COLUMNS}
         return RunTable.model_construct(
             columns=columns,
             params=triples["params"],
@@ -181,8 +182,11 @@ def _matching(
     order_by: list[str] | None,
     max_results: int,
     page_token: str | None,
-) -> tuple[list[Any], str | None]:
-    """Return the run rows of one page of a search, and the next page's token."""
+    *,
+    ids: bool = False,
+) -> Any:
+    """Return the run rows of one page of a search and the next page's token (and, with
+    ``ids``, a query of the page's run ids, for fetching their params and metrics)."""
     if not 1 <= max_results <= MAX_RESULTS:
         raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}.")
     offset = _decode_token(page_token)
@@ -197,6 +201,9 @@ def _matching(
     query = _order(query, order_by or [], conn)
     rows = conn.execute(query.limit(max_results + 1).offset(offset)).all()
     token = _encode_token(offset + max_results) if len(rows) > max_results else None
+    if ids:
+        id_query = query.with_only_columns(r.c.id).limit(max_results).offset(offset)
+        return list(rows[:max_results]), token, id_query
     return list(rows[:max_results]), token
 
 

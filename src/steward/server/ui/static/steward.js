@@ -9,7 +9,7 @@
       if (!source) return;
       var fig = JSON.parse(source.textContent);
       var layout = Object.assign({ margin: { t: 30, r: 10, b: 40, l: 50 }, autosize: true }, fig.layout || {});
-      window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false });
+      window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["sendDataToCloud", "sendChartToCloud", "editInChartStudio", "lasso2d", "select2d"] });
     });
   }
   // Compare: enable the button once two runs are ticked.

@@ -1,0 +1,198 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) over the demo's store.
+
+Every page is opened by clicking from the home page, screenshotted into
+test-artifacts/ui/, and checked for JavaScript errors and for requests leaving the server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+    reason="Chromium is not installed (`.ci/run` installs Debian's chromium package)",
+)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A live server on 127.0.0.1 over a store the README's demo filled."""
+    home = tmp_path_factory.mktemp("ui") / "home"
+    env = {**os.environ, "STEWARD_HOME": str(home)}
+    env.pop("STEWARD_URI", None)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "steward.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A browser page that records JavaScript errors and every request it makes."""
+
+    def __init__(self, browser: object, base: str) -> None:
+        self.base = base
+        self.page = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None
+        )
+        self.page.on("request", lambda req: self.requests.append(req.url))
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.wait_for_load_state("networkidle")
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def check(self) -> None:
+        assert self.errors == [], self.errors
+        host = urlparse(self.base).netloc
+        outside = [
+            u
+            for u in self.requests
+            if not u.startswith(("data:", "blob:")) and urlparse(u).netloc != host
+        ]
+        assert outside == [], f"requests left the server: {outside}"
+
+
+@pytest.fixture
+def visit(browser: object, demo_server: str) -> Iterator[Visit]:
+    v = Visit(browser, demo_server)
+    yield v
+    v.page.close()
+
+
+def test_a_newcomer_reaches_every_page_by_clicking(visit: Visit) -> None:
+    page = visit.page
+    page.goto(visit.base + "/")
+    assert page.get_by_role("heading", name="Projects").is_visible()
+    assert page.get_by_text(
+        "missed_fast_progressors"
+    ).first.is_visible()  # objectives on the home page
+    visit.shot("01-home")
+
+    page.get_by_role("link", name="diabetes-triage").first.click()
+    page.wait_for_selector("#runs-table")
+    assert page.locator("#runs-table tbody tr").count() >= 3
+    visit.shot("02-runs")
+
+    page.get_by_role("link", name="random-forest").first.click()
+    page.wait_for_selector("h1")
+    assert "random-forest" in page.locator("h1").inner_text()
+    assert page.get_by_text("n_estimators").first.is_visible()
+    visit.shot("03-run")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Datasets").click()
+    page.get_by_role("link", name="diabetes-train").first.click()
+    page.wait_for_load_state()
+    if page.get_by_role("link", name="1", exact=True).count():  # a versions list first
+        page.get_by_role("link", name="1", exact=True).first.click()
+    assert page.get_by_text("sensitive").first.is_visible()
+    assert page.locator("div.chart").count() >= 1
+    visit.shot("04-dataset")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="diabetes-progression").first.click()
+    page.wait_for_load_state()
+    assert page.get_by_text("champion").first.is_visible()
+    visit.shot("05-model")
+    page.get_by_role("link", name="1", exact=True).first.click()
+    page.wait_for_load_state()
+    assert page.get_by_text("scikit-learn").first.is_visible()
+    assert page.get_by_text("valid").first.is_visible()  # the ONNX parity verdict
+    visit.shot("06-model-version")
+    visit.check()
+
+
+def test_filter_runs_and_see_the_error_for_a_malformed_filter(visit: Visit) -> None:
+    page = visit.page
+    page.goto(visit.base + "/ui/runs?project=diabetes-triage")
+    page.get_by_label("Filter").fill("metrics.test_roc_auc > 0.85 and tags.purpose = 'demo'")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#runs-table")
+    names = page.locator("#runs-table tbody td:nth-child(2)").all_inner_texts()
+    assert names and set(names) <= {"logistic-regression", "random-forest"}
+    page.get_by_label("Filter").fill("metrics.test_roc_auc >> 0.85")
+    page.get_by_role("button", name="Search").click()
+    error = page.get_by_role("alert")
+    assert "character 23" in error.inner_text() and "expected a number" in error.inner_text()
+    visit.shot("07-filter-error")
+    visit.check()
+
+
+def test_compare_two_runs(visit: Visit) -> None:
+    page = visit.page
+    page.goto(visit.base + "/ui/runs?project=diabetes-triage")
+    boxes = page.locator("#runs-table tbody input[type=checkbox]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.locator("#compare-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("tr.differs").count() >= 3
+    visit.shot("08-compare")
+    visit.check()
