@@ -7,6 +7,7 @@ turned into a classification task ("will the disease progress fast?").
 
 from __future__ import annotations
 
+import os
 import time
 
 import matplotlib
@@ -202,6 +203,11 @@ def main() -> None:
         f"Best run [bold]{best['name']}[/] misses {missed:.1%} of fast progressors: it {verdict} the "
         f"objective '{objective.name}' (target ≤ {objective.target:.0%})."
     )
+    if os.environ.get("STEWARD_REPRODUCING"):
+        # `steward reproduce` re-runs this script to re-create the training runs; it must
+        # not register versions or move the champion alias a second time.
+        console.print("Reproducing a run: the registry steps are skipped.")
+        return
     console.rule("[bold]Registry: register, alias, load by URI")
     version = steward.register_model(
         f"runs:/{best['run_id']}/model", MODEL, description="Flags fast progressors."

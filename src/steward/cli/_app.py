@@ -8,7 +8,16 @@ import typer
 from typer.core import TyperGroup
 
 from steward import __version__
-from steward.cli import _datasets, _model_exports, _models, _runs, _server, _store, _whatif
+from steward.cli import (
+    _datasets,
+    _model_exports,
+    _models,
+    _reproduce,
+    _runs,
+    _server,
+    _store,
+    _whatif,
+)
 from steward.cli._output import print_error
 from steward.errors import StewardError
 
@@ -18,7 +27,7 @@ if TYPE_CHECKING:
     )
 
 
-COMMAND_ORDER = ("runs", "datasets", "models", "whatif", "ui", "server", "store")
+COMMAND_ORDER = ("runs", "reproduce", "datasets", "models", "whatif", "ui", "server", "store")
 
 
 class StewardGroup(TyperGroup):
@@ -81,6 +90,7 @@ _ = _model_exports
 app.command("server")(_server.serve)
 app.command("ui")(_server.ui)
 app.command("whatif")(_whatif.whatif)
+app.command("reproduce")(_reproduce.reproduce)
 app.add_typer(_store.app)
 
 

@@ -28,7 +28,9 @@ The `steward` command works on the local store (`STEWARD_HOME`, default `~/.stew
 on a team server when `STEWARD_URI` is set. Every command takes `--help`, which prints
 what this page shows. Errors print `Error: ...` on standard error and exit with a code
 that says what kind of error it was: 2 invalid input, 3 not found, 4 already exists or
-conflict, 5 permission denied, 6 policy violation, 7 integrity error, 8 server unavailable.
+conflict, 5 permission denied, 6 policy violation, 7 integrity error, 8 server unavailable,
+9 a check that failed (`steward reproduce` did not reproduce; `steward models export` differs
+beyond the tolerance).
 """
 
 

@@ -43,6 +43,7 @@ from steward.develop._models import (
 )
 from steward.develop._objectives import create_project, get_objectives, set_objective
 from steward.develop._query import RunComparison, compare_runs, search_runs
+from steward.develop._reproduce import ReproductionReport, reproduce_run
 
 __all__ = [
     "ActiveRun",
@@ -54,6 +55,7 @@ __all__ = [
     "MetricBatch",
     "Objective",
     "Project",
+    "ReproductionReport",
     "Run",
     "RunComparison",
     "active_run",
@@ -83,6 +85,7 @@ __all__ = [
     "log_table",
     "log_text",
     "register_dataset",
+    "reproduce_run",
     "search_runs",
     "seed_everything",
     "set_experiment",

@@ -119,12 +119,16 @@ def start_run(
             if capture_environment_info:
                 context, diff = capture_context()
                 environment = capture_environment()
+            run_tags = {k: str(v) for k, v in (tags or {}).items()}
+            reproducing = os.environ.get("STEWARD_REPRODUCING")
+            if reproducing:  # set by steward.reproduce_run for the command it re-runs
+                run_tags.setdefault("steward.reproduction_of", reproducing)
             run = backend.create_run(
                 project=_default("project") if project is None else project,
                 experiment=_default("experiment") if experiment is None else experiment,
                 name=name,
                 parent_run_id=parent,
-                tags={k: str(v) for k, v in (tags or {}).items()},
+                tags=run_tags,
                 context=context,
                 environment=environment,
             )

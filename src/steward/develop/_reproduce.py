@@ -121,7 +121,7 @@ class PredictionCheck(BaseModel):
     rows: int = 0
     method: str | None = None
     max_abs_diff: float | None = None
-    mismatched_rows: int = 0
+    mismatched_rows: int = 0  # rows whose outputs differ by more than the tolerance
     within_tolerance: bool
     notes: list[str] = Field(default_factory=list)
 
@@ -189,8 +189,7 @@ class ReproductionReport(BaseModel):
             f"| Command | `{' '.join(self.command)}` (exit {self.exit_code}) |",
             f"| Tolerance | {self.tolerance:g} |",
         ]
-        for reason in self.reasons:
-            lines.insert(len(lines), f"| Why not | {reason.replace('|', '/')} |")
+        lines += [f"| Why not | {reason.replace('|', '/')} |" for reason in self.reasons]
         target = self.runs[0] if self.runs else None
         if target and target.metrics:
             lines += ["", "| Metric | Original | Reproduced | Δ | |", "|---|---:|---:|---:|---|"]
@@ -202,11 +201,14 @@ class ReproductionReport(BaseModel):
                 )
         for p in target.predictions if target else []:
             state = "ok" if p.within_tolerance else "DIFFERS"
-            lines += [
-                "",
-                f"Predictions of `{p.model}` on {p.dataset} v{p.version} ({p.rows} rows, "
-                f"{p.method}): max |Δ| {_num(p.max_abs_diff)}: {state}.",
-            ]
+            where = ""
+            if p.method:
+                where = (
+                    f" on {p.dataset} v{p.version} ({p.rows} rows, {p.method}): max \\|Δ\\| "
+                    f"{_num(p.max_abs_diff)}, {p.mismatched_rows} rows beyond tolerance"
+                )
+            lines += ["", f"Predictions of `{p.model}`{where}: {state}."]
+            lines += [f"- {extra}" for extra in p.notes]
         if len(self.runs) > 1:
             lines += [
                 "",
@@ -809,7 +811,8 @@ def _child_environment(
         env["VIRTUAL_ENV"] = str(python.parent.parent)
         env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
         env["PYTHONNOUSERSITE"] = "1"
-        env.pop("PYTHONHOME", None)
+        for leak in ("PYTHONHOME", "PYTHONPATH"):  # would bring this environment's libraries
+            env.pop(leak, None)
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     return env
@@ -917,12 +920,15 @@ def _compare(
             ignored=ignored,
         )
         if a and b:
-            metric.within_tolerance = _close(a.value, b.value, tolerance)
-            if a.count != b.count or not (
+            same_history = a.count == b.count and (
                 _close(a.min, b.min, tolerance) and _close(a.max, b.max, tolerance)
-            ):
-                metric.within_tolerance = False
-                metric.note = f"history differs: {a.count} vs {b.count} values, min/max {a.min:.6g}/{a.max:.6g} vs {b.min:.6g}/{b.max:.6g}"
+            )
+            metric.within_tolerance = _close(a.value, b.value, tolerance) and same_history
+            if _close(a.value, b.value, tolerance) and not same_history:
+                metric.note = (
+                    f"same last value, other history: {a.count} vs {b.count} values, "
+                    f"min/max {a.min:.6g}/{a.max:.6g} vs {b.min:.6g}/{b.max:.6g}"
+                )
         else:
             metric.note = "only in the " + ("original" if a else "reproduced") + " run"
         check.metrics.append(metric)
@@ -971,38 +977,28 @@ def _compare_predictions(
     env: dict[str, str],
     say: ProgressCallback,
 ) -> list[PredictionCheck]:
+    """Return, per model package of the original run, how the new model's predictions compare."""
     old_models, new_models = _models(orig.id), _models(new.id)
     inputs = sorted(orig.inputs, key=lambda i: (*EVALUATION_CONTEXTS, i.context).index(i.context))
     checks = []
     for path in sorted(old_models):
+        check = PredictionCheck(model=path, within_tolerance=False)
+        checks.append(check)
         if path not in new_models:
-            checks.append(
-                PredictionCheck(
-                    model=path,
-                    within_tolerance=False,
-                    notes=["the reproduced run logged no model here"],
-                )
-            )
+            check.notes.append("the reproduced run logged no model here")
             continue
         if not inputs:
-            checks.append(
-                PredictionCheck(
-                    model=path,
-                    within_tolerance=True,
-                    notes=["no dataset recorded: predictions not compared"],
-                )
-            )
+            check.within_tolerance = True
+            check.notes.append("not compared: the run recorded no dataset to predict on")
             continue
-        say(
-            f"Comparing predictions of {path} on {inputs[0].dataset} v{inputs[0].version}",
-            None,
-            None,
-        )
+        check.dataset, check.version = inputs[0].dataset, inputs[0].version
+        say(f"Comparing predictions of {path} on {check.dataset} v{check.version}", None, None)
         job = {
             "original": f"runs:/{orig.id}/{path}",
             "new": f"runs:/{new.id}/{path}",
-            "dataset": inputs[0].dataset,
-            "version": inputs[0].version,
+            "dataset": check.dataset,
+            "version": check.version,
+            "tolerance": tolerance,
         }
         if here:
             outcome = prediction_outputs(job)
@@ -1016,80 +1012,70 @@ def _compare_predictions(
                 env=env,
                 timeout=3600,
             )
-            if done.returncode != 0:
-                outcome = {
-                    "notes": [f"could not compare predictions: {done.stderr.strip()[-500:]}"],
-                    "max_abs_diff": None,
-                }
-            else:
-                outcome = json.loads(done.stdout.strip().splitlines()[-1])
-        diff = outcome.get("max_abs_diff")
-        checks.append(
-            PredictionCheck(
-                model=path,
-                dataset=job["dataset"],
-                version=job["version"],
-                rows=outcome.get("rows", 0),
-                method=outcome.get("method"),
-                max_abs_diff=diff,
-                mismatched_rows=outcome.get("mismatched_rows", 0),
-                within_tolerance=diff is not None and diff <= tolerance,
-                notes=outcome.get("notes", []),
+            lines = done.stdout.strip().splitlines()
+            outcome = (
+                json.loads(lines[-1])
+                if done.returncode == 0 and lines
+                else {"error": done.stderr.strip()[-500:] or f"exit code {done.returncode}"}
             )
-        )
+        check.notes += outcome.get("notes", [])
+        if "skipped" in outcome:
+            check.within_tolerance = True
+            check.notes.append(f"not compared: {outcome['skipped']}")
+        elif "error" in outcome:
+            check.notes.append(f"could not compare predictions: {outcome['error']}")
+        else:
+            check.rows, check.method = outcome["rows"], outcome["method"]
+            check.max_abs_diff = outcome["max_abs_diff"]
+            check.mismatched_rows = outcome["mismatched_rows"]
+            check.within_tolerance = check.mismatched_rows == 0
     return checks
 
 
 def prediction_outputs(job: dict[str, Any]) -> dict[str, Any]:
-    """Return the largest difference between two models' outputs on a recorded dataset version."""
+    """Return how far two models' outputs lie apart on a recorded dataset version.
+
+    ``job`` names the two model URIs, the dataset and version, and the tolerance. The
+    result holds rows, method, max_abs_diff and mismatched_rows (rows beyond tolerance),
+    or ``skipped``/``error`` with a reason; ``notes`` keeps the warnings seen on the way.
+    """
     import numpy as np
 
     from steward.develop._datasets import load_dataset
     from steward.registry import load_model
 
-    notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        original = load_model(job["original"], unseen="ignore", nulls="ignore")
-        new = load_model(job["new"], unseen="ignore", nulls="ignore")
-        frame = load_dataset(job["dataset"], job["version"]).head(PREDICTION_ROWS)
-        signature = original.signature
-        if signature is not None:
-            missing = [c.name for c in signature.inputs if c.name not in frame.columns]
-            if missing:
-                return {
-                    "notes": [f"the dataset lacks the model's input columns {missing}"],
-                    "max_abs_diff": None,
-                }
-            frame = frame[[c.name for c in signature.inputs]]
-        method = "predict_proba" if "predict_proba" in original.manifest.methods else "predict"
-        a, b = getattr(original, method)(frame), getattr(new, method)(frame)
-    notes += sorted({str(w.message) for w in caught})
-    a, b = np.asarray(a), np.asarray(b)
+        try:
+            original = load_model(job["original"], unseen="ignore", nulls="ignore")
+            new = load_model(job["new"], unseen="ignore", nulls="ignore")
+            frame = load_dataset(job["dataset"], job["version"]).head(PREDICTION_ROWS)
+            if original.signature is not None:
+                names = [c.name for c in original.signature.inputs]
+                if missing := [n for n in names if n not in frame.columns]:
+                    return {"skipped": f"the dataset lacks the model's input columns {missing}"}
+                frame = frame[names]
+            method = "predict_proba" if "predict_proba" in original.manifest.methods else "predict"
+            a = np.asarray(getattr(original, method)(frame))
+            b = np.asarray(getattr(new, method)(frame))
+        except Exception as exc:  # a model that no longer loads or predicts is a finding
+            return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    notes = sorted({str(w.message) for w in caught})
+    rows = len(frame)
     if a.shape != b.shape:
-        return {
-            "rows": len(frame),
-            "method": method,
-            "max_abs_diff": math.inf,
-            "mismatched_rows": len(frame),
-            "notes": [*notes, f"output shapes differ: {a.shape} vs {b.shape}"],
-        }
-    try:
-        fa, fb = (
-            a.astype(np.float64).reshape(len(frame), -1),
-            b.astype(np.float64).reshape(len(frame), -1),
-        )
-        both_nan = np.isnan(fa) & np.isnan(fb)
-        gap = np.where(both_nan, 0.0, np.nan_to_num(np.abs(fa - fb), nan=np.inf))
-        rows = gap.max(axis=1) if gap.size else np.zeros(len(frame))
-    except (TypeError, ValueError):  # labels that are not numbers: equal or not
-        unequal = (a != b).reshape(len(frame), -1).any(axis=1)
-        rows = np.where(unequal, np.inf, 0.0)
+        gap = np.full(rows, np.inf)
+        notes.append(f"output shapes differ: {a.shape} vs {b.shape}")
+    elif a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        fa, fb = a.astype(np.float64).reshape(rows, -1), b.astype(np.float64).reshape(rows, -1)
+        diff = np.where(np.isnan(fa) & np.isnan(fb), 0.0, np.abs(fa - fb))
+        gap = np.nan_to_num(diff, nan=np.inf).max(axis=1) if diff.size else np.zeros(rows)
+    else:  # labels that are not numbers: equal or not
+        gap = np.where((a != b).reshape(rows, -1).any(axis=1), np.inf, 0.0)
     return {
-        "rows": len(frame),
+        "rows": rows,
         "method": method,
-        "max_abs_diff": float(rows.max()) if len(rows) else 0.0,
-        "mismatched_rows": int((rows > 0).sum()),
+        "max_abs_diff": float(gap.max()) if rows else 0.0,
+        "mismatched_rows": int((gap > job["tolerance"]).sum()),
         "notes": notes,
     }
 
