@@ -242,3 +242,28 @@ def test_load_model_quietly_when_versions_match(package: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         steward.load_model(package)
+
+
+def test_the_cache_stamp_does_not_hide_a_rewritten_file(
+    sqlite_backend: Backend, churn_pipeline: Pipeline, churn_data, steward_home: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from steward._backend import set_backend
+
+    set_backend(sqlite_backend)
+    X, _ = churn_data
+    with steward.start_run():
+        steward.log_model(churn_pipeline, input_example=X, registered_model_name="m")
+    steward.load_model("models:/m/1")  # fills the cache and its verification stamp
+    cached = next(p for p in (steward_home / "cache" / "packages").iterdir() if p.is_dir())
+    assert (cached / ".steward-verified.json").is_file()
+    target = cached / "model" / "model.pkl"
+    before = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-20] ^= 0xFF  # flip one byte, keep the size
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and put the mtime back
+    model = steward.load_model("models:/m/1")  # the ctime moved: re-hashed, refused, rebuilt
+    assert (model.predict(X.head(5)) == churn_pipeline.predict(X.head(5))).all()
+    assert target.read_bytes() != bytes(data)

@@ -34,8 +34,10 @@ from steward.registry._models import (
 )
 from steward.registry._package import (
     MANIFEST,
+    STAMP,
     check_versions,
     load_package_object,
+    load_yaml,
     package_path,
     read_manifest,
     verify_package,
@@ -158,10 +160,9 @@ def register_model(model_uri: str, name: str, *, description: str = "") -> Model
                 f"Run {ref.run_id} has no model package at {ref.path!r} (no {prefix}{MANIFEST}). "
                 "Log one with steward.log_model(model, name)."
             )
-        import yaml
 
         manifest = Manifest.model_validate(
-            yaml.safe_load(backend.blobs.read_bytes(manifest_file.sha256))
+            load_yaml(backend.blobs.read_bytes(manifest_file.sha256))
         )
         spec = ModelVersionSpec(
             model=name,
@@ -227,7 +228,7 @@ def download_model(model_uri: str, dst: str | Path | None = None) -> Path:
         raise InvalidInput(
             f"{str(target)!r} exists and is not empty; choose an empty or new folder."
         )
-    shutil.copytree(folder, target, dirs_exist_ok=True)
+    shutil.copytree(folder, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAMP))
     return target
 
 
@@ -271,25 +272,24 @@ def _fetch(model_uri: str) -> tuple[Path, Manifest, ModelVersion | None]:
     if ref.kind == "registry":
         version = get_model_version(model_uri)
         files = [f for f in version.files if f.kind == "package"]
-        folder = _cached(backend, version.manifest_sha256, files)
-        return folder, verify_package(folder, manifest_sha256=version.manifest_sha256), version
+        folder, manifest = _cached(backend, version.manifest_sha256, files)
+        return folder, manifest, version
     prefix = ref.path.rstrip("/") + "/"
     artifacts = [a for a in backend.list_artifacts(ref.run_id, prefix) if a.path.startswith(prefix)]
     files = [ModelFile(path=a.path[len(prefix) :], sha256=a.sha256, size=a.size) for a in artifacts]
     manifest_file = next((f for f in files if f.path == MANIFEST), None)
     if manifest_file is None:
         raise NotFound(f"Run {ref.run_id} has no model package at {ref.path!r}.")
-    folder = _cached(backend, manifest_file.sha256, files)
-    return folder, verify_package(folder, manifest_sha256=manifest_file.sha256), None
+    folder, manifest = _cached(backend, manifest_file.sha256, files)
+    return folder, manifest, None
 
 
-def _cached(backend: Backend, key: str, files: list[ModelFile]) -> Path:
-    """Return a local copy of the files, reusing the cache when it is intact."""
+def _cached(backend: Backend, key: str, files: list[ModelFile]) -> tuple[Path, Manifest]:
+    """Return a verified local copy of the files and its manifest, reusing an intact cache."""
     cache = load_settings().home / "cache" / "packages" / key
     if cache.is_dir():
         try:
-            verify_package(cache, manifest_sha256=key)
-            return cache
+            return cache, verify_package(cache, manifest_sha256=key, use_stamp=True)
         except IntegrityError:
             shutil.rmtree(cache, ignore_errors=True)  # a damaged cache is rebuilt from the store
     staging = cache.with_name(f"{key}.{uuid.uuid4().hex}.partial")
@@ -300,7 +300,7 @@ def _cached(backend: Backend, key: str, files: list[ModelFile]) -> Path:
         os.replace(staging, cache)
     except OSError:  # another process filled the cache meanwhile
         shutil.rmtree(staging, ignore_errors=True)
-    return cache
+    return cache, verify_package(cache, manifest_sha256=key, use_stamp=True)
 
 
 def create_registered_model(

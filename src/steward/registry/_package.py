@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
+import json
+import os
 import platform
 import time
 import warnings
@@ -76,6 +79,14 @@ def write_package(
     return manifest, text
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster when present
+
+
+def load_yaml(data: bytes | str) -> Any:
+    """Return the data in a YAML document (safe loading only)."""
+    return yaml.load(data, Loader=_LOADER)
+
+
 def read_manifest(folder: Path) -> tuple[Manifest, str]:
     """Return the package's manifest and the sha256 of ``steward.yaml``."""
     path = folder / MANIFEST
@@ -86,17 +97,33 @@ def read_manifest(folder: Path) -> tuple[Manifest, str]:
         )
     data = path.read_bytes()
     try:
-        manifest = Manifest.model_validate(yaml.safe_load(data))
+        manifest = Manifest.model_validate(load_yaml(data))
     except Exception as exc:
         raise IntegrityError(f"{MANIFEST} in {str(folder)!r} cannot be read: {exc}") from exc
     return manifest, hashlib.sha256(data).hexdigest()
 
 
-def verify_package(folder: Path, *, manifest_sha256: str | None = None) -> Manifest:
+STAMP = ".steward-verified.json"
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def verify_package(
+    folder: Path, *, manifest_sha256: str | None = None, use_stamp: bool = False
+) -> Manifest:
     """Return the manifest after checking every file against its recorded sha256.
 
     Refuses (IntegrityError) a package with a changed, missing or added file, and, when
     ``manifest_sha256`` is given (as the registry records it), a changed manifest.
+
+    With ``use_stamp`` (Steward's own package cache), files whose size, modification
+    time, change time and inode are those recorded when they were last hashed are not
+    hashed again: git's index uses the same test. Any write to a file changes its change
+    time (ctime), which no user-level tool can set back, so an altered file is still
+    hashed and refused. ``STEWARD_VERIFY=always`` hashes every file on every load.
     """
     manifest, actual = read_manifest(folder)
     if manifest_sha256 is not None and actual != manifest_sha256:
@@ -107,15 +134,33 @@ def verify_package(folder: Path, *, manifest_sha256: str | None = None) -> Manif
     present = {
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and p.name != MANIFEST and "__pycache__" not in p.parts
+        if p.is_file() and p.name not in {MANIFEST, STAMP} and "__pycache__" not in p.parts
     }
+    stamps: dict[str, Any] = {}
+    stamp_file = folder / STAMP
+    if (
+        use_stamp
+        and os.environ.get("STEWARD_VERIFY", "").lower() != "always"
+        and stamp_file.is_file()
+    ):
+        try:
+            stamps = json.loads(stamp_file.read_text())
+        except (OSError, ValueError):
+            stamps = {}
     added = sorted(present - set(manifest.files))
     missing = sorted(set(manifest.files) - present)
-    changed = sorted(
-        path
-        for path in set(manifest.files) & present
-        if sha256_file(folder / path)[0] != manifest.files[path]
-    )
+    changed = []
+    fresh: dict[str, Any] = {}
+    for path in sorted(set(manifest.files) & present):
+        key = _stat_key(folder / path)
+        recorded = stamps.get(path)
+        if recorded == [manifest.files[path], *key]:
+            fresh[path] = recorded
+            continue
+        if sha256_file(folder / path)[0] != manifest.files[path]:
+            changed.append(path)
+        else:
+            fresh[path] = [manifest.files[path], *key]
     if added or missing or changed:
         raise IntegrityError(
             f"The model package at {str(folder)!r} was altered: changed {changed or 'none'}, "
@@ -124,6 +169,11 @@ def verify_package(folder: Path, *, manifest_sha256: str | None = None) -> Manif
             missing=missing,
             added=added,
         )
+    if use_stamp and fresh != stamps:
+        with contextlib.suppress(OSError):  # a read-only cache is verified in full next time
+            partial = stamp_file.with_name(f"{STAMP}.{os.getpid()}")
+            partial.write_text(json.dumps(fresh))
+            os.replace(partial, stamp_file)
     return manifest
 
 
