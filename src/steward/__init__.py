@@ -1,8 +1,8 @@
 """Steward: one package for a machine-learning model's whole life cycle.
 
-Develop (tracked, reproducible), deploy, monitor, iterate and govern, over one metadata
-store. Start with :func:`start_run`, :func:`log_metric`, :func:`register_dataset` and
-:func:`log_model`.
+Develop (tracked, reproducible, explained), deploy, monitor, iterate and govern, over one
+metadata store. Start with :func:`start_run`, :func:`log_metric`,
+:func:`register_dataset`, :func:`log_model` and :func:`model_card`.
 """
 
 __version__ = "0.1.0"
@@ -10,7 +10,28 @@ __version__ = "0.1.0"
 from steward.develop import *  # noqa: F403
 from steward.develop import __all__ as _develop_all
 from steward.errors import StewardError
+from steward.explain import (
+    explain_prediction,
+    fairness_report,
+    model_card,
+    partial_dependence,
+    segment_metrics,
+    smallest_flip,
+    what_if,
+)
 from steward.registry import *  # noqa: F403
 from steward.registry import __all__ as _registry_all
 
-__all__ = ["StewardError", "__version__", *_develop_all, *_registry_all]
+__all__ = [
+    "StewardError",
+    "__version__",
+    "explain_prediction",
+    "fairness_report",
+    "model_card",
+    "partial_dependence",
+    "segment_metrics",
+    "smallest_flip",
+    "what_if",
+    *_develop_all,
+    *_registry_all,
+]
