@@ -88,7 +88,7 @@ def model_card(
     explained = resolve_model(loaded)
     frame, described = _evaluation_data(version, data)
     resolve_data(frame, explained)
-    target = target or _target(frame, explained.features)
+    target = target or _target(frame, explained.features, _sensitive_columns(version, frame))
     if target not in frame.columns:
         raise InvalidInput(
             f"The target column {target!r} is not in the evaluation data ({described})."
@@ -125,6 +125,7 @@ def model_card(
     lines += [
         "## Evaluation data",
         "",
+        *_datasets(version, "evaluation"),
         f"Analyses below use {len(frame)} rows of {described}; target column `{target}`.",
         "",
     ]
@@ -144,7 +145,7 @@ def model_card(
 
         try:
             fairness = fairness_report(loaded, frame, target=target, sensitive=sensitive)
-            lines += ["### Fairness", "", fairness.to_markdown(), ""]
+            lines += [fairness.to_markdown(), ""]
             figures["Fairness: selection rate per group"] = fairness.figure()
             flags += fairness.flags
         except StewardError as exc:
@@ -197,8 +198,9 @@ def _evaluation_data(version: ModelVersion, data: Any) -> tuple[pd.DataFrame, st
     ), f"{ref.dataset} v{ref.version} ({ref.context})"
 
 
-def _target(frame: pd.DataFrame, features: list[str]) -> str:
-    others = [str(c) for c in frame.columns if c not in features]
+def _target(frame: pd.DataFrame, features: list[str], sensitive: list[str]) -> str:
+    """Return the data's one column that is neither a model input nor a sensitive attribute."""
+    others = [str(c) for c in frame.columns if c not in features and c not in sensitive]
     if len(others) == 1:
         return others[0]
     raise InvalidInput(
@@ -214,7 +216,7 @@ def _person(tags: dict[str, str], key: str, missing: list[str]) -> list[str]:
     missing.append(key)
     return [
         f"**{title}:** _Missing: to be written by the model's owner (set the tag `{key}`: "
-        f"`steward._backend.get_backend().set_model_tag(name, '{key}', '...')`)._",
+        f"`steward.set_model_tag(name, '{key}', '...')`)._",
         "",
     ]
 
@@ -284,10 +286,17 @@ def _explanations(
     lines: list[str] = []
     try:
         importance = global_importance(model, frame, max_rows=500)
-        settings = importance.attrs.get("settings")
-        kind = getattr(settings, "explainer", None) or getattr(settings, "type", None) or "shap"
+        raw: Any = importance.attrs.get("settings")
+        settings = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw or {})
+        how = (
+            f"{settings['explainer']} explainer ({settings.get('method')}), output: "
+            f"{settings.get('output')}; background {settings.get('background_rows')} rows, "
+            f"seed {settings.get('seed')}, shap {settings.get('shap_version')}"
+            if settings.get("explainer")
+            else "shap"
+        )
         lines += [
-            f"Global importance (mean |Shapley value| over {min(len(frame), 500)} rows; explainer: {kind}):",
+            f"Global importance: mean |Shapley value| over {min(len(frame), 500)} rows ({how}).",
             "",
             "| feature | mean abs SHAP |",
             "|---|---|",

@@ -12,6 +12,7 @@ from steward.registry._api import (
     log_model,
     register_model,
     set_alias,
+    set_model_tag,
 )
 from steward.registry._export import ExportResult, export_model, read_parity_report
 from steward.registry._flavors import Flavor, register_flavor
@@ -67,4 +68,5 @@ __all__ = [
     "register_model",
     "remove_promotion_hook",
     "set_alias",
+    "set_model_tag",
 ]

@@ -332,3 +332,8 @@ def delete_alias(
 def get_alias_history(name: str, alias: str | None = None) -> list[AliasMove]:
     """Return the moves of the aliases of model ``name``, oldest first."""
     return _backend.get_backend().get_alias_history(name, alias)
+
+
+def set_model_tag(name: str, key: str, value: str, *, version: int = 0) -> None:
+    """Set a tag on a registered model (or one of its versions), e.g. ``intended_use``."""
+    _backend.get_backend().set_model_tag(name, key, value, version)
