@@ -236,17 +236,43 @@ def main() -> None:
         f"ONNX export {'[green]valid[/]' if export.valid else '[red]NOT valid[/]'} on {export.data}: "
         f"{export.report.reason}"
     )
-    report = settings.home / "reports" / f"{MODEL}-v{version.version}.html"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(steward.model_summary(f"models:/{MODEL}/{version.version}", format="html"))
-    console.print(f"Model summary: {report}")
+    console.rule("[bold]Responsible AI: explanation, fairness, model card")
+    patient = X_test.iloc[0].to_dict()
+    why = steward.explain_prediction(f"models:/{MODEL}@champion", patient, background=X_train)
+    top = ", ".join(
+        f"{r.feature} {r.contribution:+.3f}" for r in why.contributions.head(3).itertuples()
+    )
+    console.print(
+        f"Patient 1: predicted {why.prediction}; P(fast progression) = {why.output:.2f} = "
+        f"base {why.base_value:.2f} + contributions ({top}, ...), from the "
+        f"{why.settings.explainer} explainer"
+    )
+    # The sections only a person can write come from the model's tags (never invented).
+    steward.set_model_tag(
+        MODEL,
+        "intended_use",
+        "Flag diabetes patients at risk of fast progression for an earlier specialist review; "
+        "a clinician makes every decision.",
+    )
+    card = steward.model_card(f"models:/{MODEL}/{version.version}")
+    page = settings.home / "reports" / f"{MODEL}-v{version.version}-card.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(card.to_html(), encoding="utf-8")
+    for flag in card.flags:
+        console.print(f"[yellow]⚑ {flag}[/]")
+    console.print(
+        f"Model card ({card.seconds:.1f}s; still missing, for a person: "
+        f"{', '.join(card.missing)}): {page}"
+    )
 
     console.print(
         f"\nDone in {time.time() - started:.1f}s. Look further with:\n"
         f"  steward runs list --project {PROJECT}\n"
         f"  steward runs compare {' '.join(r[:8] for r in run_ids)}\n"
         f"  steward datasets profile diabetes-train\n"
-        f"  steward models show {MODEL}"
+        f"  steward models show {MODEL}\n"
+        f"  steward reproduce {best['run_id']} --here   # re-run, compare\n"
+        f"  steward ui   # the web UI over this store"
     )
 
 

@@ -46,3 +46,38 @@ def test_demo_tracks_compares_and_checks_the_objective(tmp_path: Path) -> None:
         "missed_fast_progressors",
         "review_load",
     ]
+
+
+def test_reproducing_the_demos_training_run_gives_the_same_metrics(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    set_backend(SqlBackend.open(f"sqlite:///{home / 'steward.db'}", str(home / "artifacts")))
+    champion = steward.get_model_version("models:/diabetes-progression@champion")
+    assert {f.path for f in champion.files if f.kind == "report"} == {
+        "reports/model_card.md",
+        "reports/model_card.html",
+    }
+    assert champion.run_id is not None
+    out = subprocess.run(
+        [sys.executable, "-m", "steward.cli", "reproduce", champion.run_id, "--here", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    import json
+
+    report = json.loads(out.stdout)
+    assert report["reproduced"] is True
+    assert (
+        steward.get_registered_model("diabetes-progression").aliases["champion"] == champion.version
+    )  # untouched

@@ -153,7 +153,7 @@ def model_card(
     lines += ["## Explanations", ""]
     lines += _explanations(loaded, frame, explained.features, figures)
     lines += ["## Ethical considerations", ""]
-    if m.uses_sensitive_columns:
+    if m.uses_sensitive_columns and not any("as input" in f for f in flags):
         flags.append(
             f"Uses sensitive attributes as features: {', '.join(m.uses_sensitive_columns)}."
         )
