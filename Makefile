@@ -29,9 +29,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix $(SRC)
 	$(VENV)/bin/ruff format $(SRC)
 
-bench: $(STAMP)  ## side-by-side benchmarks against MLflow
+bench: $(STAMP)  ## side-by-side benchmarks against MLflow and shap (about 20 minutes)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_tracking.py
+	$(PY) benchmarks/bench_registry.py
+	$(PY) benchmarks/bench_explain.py
+	$(PY) benchmarks/bench_ui.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
