@@ -127,3 +127,66 @@ def summary(
         stdout().print(f"Wrote {html}")
         return
     typer.echo(steward.model_summary(uri))
+
+
+@app.command("card")
+def card(
+    uri: Annotated[
+        str, typer.Argument(metavar="URI", help="`models:/name/3` or `models:/name@alias`.")
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option(help="The label column (default: the data's one non-input column)."),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Evaluation dataset `name[@version]` (default: the run's evaluation data).",
+        ),
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option("--segment", help="Column to break metrics down by (repeatable)."),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the HTML card here.")
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="Attach the card to the version.")
+    ] = True,
+) -> None:
+    """Build the model card of a version: details, data, metrics per segment, fairness,
+    Shapley importance, partial dependence, environment and lineage.
+
+    Sections a person must write (intended use, ethical considerations, caveats) come from
+    the model's tags and are marked missing when absent. The card is attached to the
+    version as `reports/model_card.md` and `.html`.
+
+    Example:
+
+    ```
+    steward models card models:/churn@champion --segment region --html churn-card.html
+    ```
+    """
+    from steward.explain import model_card
+
+    built = model_card(uri, data=data, target=target, segments=segment, save=save)
+    if html is not None:
+        html.write_text(built.to_html(), encoding="utf-8")
+    console = stdout()
+    console.print(
+        Text.assemble(
+            "Model card of ",
+            (f"{built.model} version {built.version}", "bold cyan"),
+            f" ({built.seconds:.1f}s)",
+        )
+    )
+    for flag in built.flags:
+        console.print(Text("  ⚑ " + flag, style="yellow"))
+    if built.missing:
+        note("Missing (for a person to write): " + ", ".join(built.missing))
+    for file in built.files:
+        note(f"Attached {file.path}")
+    if html is not None:
+        note(f"Wrote {html}")
