@@ -166,6 +166,11 @@ def test_a_newcomer_reaches_every_page_by_clicking(visit: Visit) -> None:
     assert page.get_by_text("scikit-learn").first.is_visible()
     assert page.get_by_text("valid").first.is_visible()  # the ONNX parity verdict
     visit.shot("06-model-version")
+    page.get_by_role("link", name="reports/model_card.html").first.click()
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)  # the card's figures drew
+    assert "Model card: diabetes-progression version 1" in page.locator("h1").inner_text()
+    assert page.locator(".js-plotly-plot").count() >= 4
+    visit.shot("07-model-card")
     visit.check()
 
 
@@ -181,7 +186,7 @@ def test_filter_runs_and_see_the_error_for_a_malformed_filter(visit: Visit) -> N
     page.get_by_role("button", name="Search").click()
     error = page.get_by_role("alert")
     assert "character 23" in error.inner_text() and "expected a number" in error.inner_text()
-    visit.shot("07-filter-error")
+    visit.shot("08-filter-error")
     visit.check()
 
 
@@ -194,5 +199,5 @@ def test_compare_two_runs(visit: Visit) -> None:
     page.locator("#compare-form button[type=submit]").click()
     page.wait_for_load_state()
     assert page.locator("tr.differs").count() >= 3
-    visit.shot("08-compare")
+    visit.shot("09-compare")
     visit.check()

@@ -161,10 +161,9 @@ def _html(markdown: str, title: str) -> str:
         if in_table:
             body.append("</table>")
             in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{_inline(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{_inline(line[3:])}</h2>")
+        level = len(line) - len(line.lstrip("#"))
+        if 1 <= level <= 4 and line[level : level + 1] == " ":
+            body.append(f"<h{level}>{_inline(line[level + 1 :])}</h{level}>")
         elif line.startswith("- "):
             body.append(f"<p class='item'>• {_inline(line[2:])}</p>")
         elif line.strip():
