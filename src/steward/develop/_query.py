@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
 from steward import _backend
 from steward.develop._buffer import buffer
-from steward.develop._models import Run, RunTable
+from steward.develop._models import Environment, Run, RunTable
 from steward.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from steward._backend import Backend
 
 RUN_COLUMNS = [
     "run_id",
@@ -179,68 +182,64 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def compare_runs(run_ids: Sequence[str]) -> RunComparison:
+def compare_runs(run_ids: Sequence[str], *, backend: Backend | None = None) -> RunComparison:
     """Return the runs side by side: params, metrics, datasets, code and environment."""
     if len(run_ids) < 2:
         raise InvalidInput(f"compare_runs needs at least two run ids; got {len(run_ids)}.")
-    buffer.flush()
-    backend = _backend.get_backend()
+    if backend is None:
+        buffer.flush()
+        backend = _backend.get_backend()
     runs = [backend.get_run(rid) for rid in run_ids]
     envs = {
         r.environment_id: backend.get_environment(r.environment_id)
         for r in runs
         if r.environment_id
     }
-    columns = _column_names(runs)
-    fields: dict[str, list[Any]] = {}
-
-    def put(label: str, values: list[Any]) -> None:
-        fields[label] = values
-
-    put("run.status", [r.status for r in runs])
-    put("run.experiment", [f"{r.project}/{r.experiment}" for r in runs])
-    put(
-        "run.duration_s",
-        [round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs],
-    )
-    for key in sorted({k for r in runs for k in r.params}):
-        put(f"params.{key}", [r.params.get(key) for r in runs])
-    for key in sorted({k for r in runs for k in r.metrics}):
-        put(f"metrics.{key}", [r.metrics[key].value if key in r.metrics else None for r in runs])
-    contexts = sorted({i.context for r in runs for i in r.inputs})
-    for ctx in contexts:
-        put(
-            f"datasets.{ctx}",
-            [
-                ", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None
-                for r in runs
-            ],
-        )
-    put("code.git_commit", [(r.context.get("git") or {}).get("commit") for r in runs])
-    put("code.git_dirty", [(r.context.get("git") or {}).get("dirty") for r in runs])
-    put("code.seed", [r.context.get("seed") for r in runs])
-    put("env.python", [envs[r.environment_id].python if r.environment_id else None for r in runs])
-    put(
-        "env.platform",
-        [envs[r.environment_id].platform if r.environment_id else None for r in runs],
-    )
-    put("env.captured", [r.environment_id is not None for r in runs])
-    # Packages are compared among the runs that recorded an environment: a run without
-    # one differs once (env.captured above), not once per installed package.
-    packages = sorted({p for e in envs.values() for p in e.packages}, key=str.lower)
-    for pkg in packages:
-        values = [
-            envs[r.environment_id].packages.get(pkg) if r.environment_id else None for r in runs
-        ]
-        if len({v for v, r in zip(values, runs, strict=True) if r.environment_id}) > 1:
-            put(f"env.packages.{pkg}", values)
-    for key in sorted({k for r in runs for k in r.tags}):
-        put(f"tags.{key}", [r.tags.get(key) for r in runs])
-    table = pd.DataFrame.from_dict(fields, orient="index", columns=columns)
+    fields = comparison_fields(runs, envs)
+    table = pd.DataFrame.from_dict(fields, orient="index", columns=_column_names(runs))
     differs = pd.Series(
         {label: len({_fmt(v) for v in values}) > 1 for label, values in fields.items()}, dtype=bool
     )
     return RunComparison(table=table, differs=differs)
+
+
+def comparison_fields(runs: Sequence[Run], envs: Mapping[str, Environment]) -> dict[str, list[Any]]:
+    """Return, field by field (run.*, params.*, metrics.*, datasets.*, code.*, env.*, tags.*),
+    the value of each run: the rows of a side-by-side comparison."""
+    fields: dict[str, list[Any]] = {}
+    fields["run.status"] = [r.status for r in runs]
+    fields["run.experiment"] = [f"{r.project}/{r.experiment}" for r in runs]
+    fields["run.duration_s"] = [
+        round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs
+    ]
+    for key in sorted({k for r in runs for k in r.params}):
+        fields[f"params.{key}"] = [r.params.get(key) for r in runs]
+    for key in sorted({k for r in runs for k in r.metrics}):
+        fields[f"metrics.{key}"] = [
+            r.metrics[key].value if key in r.metrics else None for r in runs
+        ]
+    for ctx in sorted({i.context for r in runs for i in r.inputs}):
+        fields[f"datasets.{ctx}"] = [
+            ", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None
+            for r in runs
+        ]
+    gits = [r.context.get("git") or {} for r in runs]
+    fields["code.git_commit"] = [g.get("commit") for g in gits]
+    fields["code.git_dirty"] = [g.get("dirty") for g in gits]
+    fields["code.seed"] = [r.context.get("seed") for r in runs]
+    env = [envs.get(r.environment_id) if r.environment_id else None for r in runs]
+    fields["env.python"] = [e.python if e else None for e in env]
+    fields["env.platform"] = [e.platform if e else None for e in env]
+    fields["env.captured"] = [r.environment_id is not None for r in runs]
+    # Packages are compared among the runs that recorded an environment: a run without
+    # one differs once (env.captured above), not once per installed package.
+    recorded = [e for e in env if e is not None]
+    for pkg in sorted({p for e in recorded for p in e.packages}, key=str.lower):
+        if len({e.packages.get(pkg) for e in recorded}) > 1:
+            fields[f"env.packages.{pkg}"] = [e.packages.get(pkg) if e else None for e in env]
+    for key in sorted({k for r in runs for k in r.tags}):
+        fields[f"tags.{key}"] = [r.tags.get(key) for r in runs]
+    return fields
 
 
 def _column_names(runs: Sequence[Run]) -> list[str]:

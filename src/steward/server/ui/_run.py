@@ -17,7 +17,7 @@ from plotly.colors import qualitative
 
 from steward._backend import Backend
 from steward.develop._models import Artifact, Environment, Run
-from steward.develop._query import _column_names, _fmt
+from steward.develop._query import _column_names, _fmt, comparison_fields
 from steward.errors import InvalidInput, NotFound, StewardError
 from steward.server.ui._base import backend_of, plotly_json, render
 
@@ -373,48 +373,15 @@ def _metric_charts(
 
 
 def _comparison(backend: Backend, runs: Sequence[Run]) -> list[tuple[str, list[str], bool]]:
-    """Return (field, value per run, differs) rows, as steward.compare_runs builds them.
-
-    compare_runs reads the process-wide backend; the UI must read the app's, so the rows
-    are built here from the same fields.
-    """
-    envs: dict[str, Environment | None] = {
-        r.environment_id: _environment(backend, r) for r in runs if r.environment_id
-    }
-    fields: dict[str, list[Any]] = {
-        "run.status": [r.status for r in runs],
-        "run.experiment": [f"{r.project}/{r.experiment}" for r in runs],
-        "run.duration_s": [
-            round(r.end_time - r.start_time, 3) if r.end_time else None for r in runs
-        ],
-    }
-    for key in sorted({k for r in runs for k in r.params}):
-        fields[f"params.{key}"] = [r.params.get(key) for r in runs]
-    for key in sorted({k for r in runs for k in r.metrics}):
-        fields[f"metrics.{key}"] = [
-            r.metrics[key].value if key in r.metrics else None for r in runs
-        ]
-    for ctx in sorted({i.context for r in runs for i in r.inputs}):
-        fields[f"datasets.{ctx}"] = [
-            ", ".join(f"{i.dataset}@v{i.version}" for i in r.inputs if i.context == ctx) or None
-            for r in runs
-        ]
-    gits = [r.context.get("git") or {} for r in runs]
-    fields["code.git_commit"] = [g.get("commit") for g in gits]
-    fields["code.git_dirty"] = [g.get("dirty") for g in gits]
-    fields["code.seed"] = [r.context.get("seed") for r in runs]
-    env = [envs.get(r.environment_id) if r.environment_id else None for r in runs]
-    fields["env.python"] = [e.python if e else None for e in env]
-    fields["env.platform"] = [e.platform if e else None for e in env]
-    fields["env.captured"] = [r.environment_id is not None for r in runs]
-    recorded = [e for e in env if e is not None]
-    for pkg in sorted({p for e in recorded for p in e.packages}, key=str.lower):
-        if len({e.packages.get(pkg) for e in recorded}) > 1:
-            fields[f"env.packages.{pkg}"] = [e.packages.get(pkg) if e else None for e in env]
-    for key in sorted({k for r in runs for k in r.tags}):
-        fields[f"tags.{key}"] = [r.tags.get(key) for r in runs]
+    """Return (field, value per run, differs) rows, built as steward.compare_runs builds them."""
+    envs: dict[str, Environment] = {}
+    for r in runs:
+        if r.environment_id:
+            found = _environment(backend, r)
+            if found is not None:
+                envs[r.environment_id] = found
     rows = []
-    for label, values in fields.items():
+    for label, values in comparison_fields(runs, envs).items():
         shown = [_fmt(v) for v in values]
         rows.append((label, shown, len(set(shown)) > 1))
     return rows
