@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+import mimetypes
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
@@ -44,6 +46,40 @@ def render(request: Request, template: str, title: str, **context: Any) -> HTMLR
     """Return a page rendered with the base layout."""
     context.update(request=request, title=title, user=viewer(request))
     return templates.TemplateResponse(request, template, context)
+
+
+FILE_TYPES = {
+    ".yaml": "text/plain",
+    ".yml": "text/plain",
+    ".md": "text/plain",
+    ".diff": "text/plain",
+    ".pmml": "application/xml",
+    ".onnx": "application/octet-stream",
+    ".pkl": "application/octet-stream",
+}
+# Artifacts and attached files are users' content served from the UI's own origin: HTML
+# (model cards, Plotly reports) runs its inline scripts in a sandbox, with no network and
+# no access to this site; anything else may not run anything at all.
+HTML_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "script-src 'unsafe-inline'; sandbox allow-scripts"
+)
+FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
+
+
+def file_response(path: str, data: bytes) -> Response:
+    """Return a user's file (already checked against its hash), typed by its extension and
+    served under a sandboxing Content-Security-Policy."""
+    suffix = PurePosixPath(path).suffix.lower()
+    media = FILE_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if media.startswith("text/"):
+        media += "; charset=utf-8"
+    headers = {
+        "Content-Security-Policy": HTML_POLICY if suffix in {".html", ".htm"} else FILE_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(PurePosixPath(path).name)}",
+    }
+    return Response(data, media_type=media, headers=headers)
 
 
 def plotly_json(figure: Any) -> Markup:

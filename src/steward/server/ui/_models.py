@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import mimetypes
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,28 +12,12 @@ from steward._backend import Backend
 from steward.errors import NotFound, StewardError
 from steward.registry._models import ColumnSpec, ModelVersion
 from steward.registry._parity import ParityReport
-from steward.server.ui._base import backend_of, render
+from steward.server.ui._base import backend_of, file_response, render
 
 router = APIRouter()
 KEY_METRICS = 5  # metric columns in a model's versions table
 MAX_CATEGORIES = 8  # categories a signature row shows before "+N more"
 EXPORT_FORMATS = ("onnx", "pmml")
-TYPES = {
-    ".yaml": "text/plain",
-    ".yml": "text/plain",
-    ".md": "text/plain",
-    ".pmml": "application/xml",
-    ".onnx": "application/octet-stream",
-    ".pkl": "application/octet-stream",
-}
-# Attached files are users' content served from the UI's own origin: HTML (model cards,
-# reports with Plotly) runs its inline scripts in a sandbox, with no network access and
-# no access to this site; anything else may not run anything at all.
-HTML_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "script-src 'unsafe-inline'; sandbox allow-scripts"
-)
-FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
 @router.get("/models", response_class=HTMLResponse, name="ui-models")
@@ -153,16 +134,7 @@ def model_file(request: Request, name: str, version: str, path: str) -> Response
         data = backend.blobs.read_bytes(file.sha256)
     except StewardError as exc:
         return _problem(request, "model_version.html", exc, "File not available", name)
-    suffix = PurePosixPath(path).suffix.lower()
-    media = TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if media.startswith("text/"):
-        media += "; charset=utf-8"
-    headers = {
-        "Content-Security-Policy": HTML_POLICY if suffix in {".html", ".htm"} else FILE_POLICY,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(PurePosixPath(path).name)}",
-    }
-    return Response(data, media_type=media, headers=headers)
+    return file_response(path, data)
 
 
 def _problem(

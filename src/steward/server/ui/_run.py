@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import mimetypes
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from steward._backend import Backend
 from steward.develop._models import Artifact, Environment, Run
 from steward.develop._query import _column_names, _fmt, comparison_fields
 from steward.errors import InvalidInput, NotFound, StewardError
-from steward.server.ui._base import backend_of, plotly_json, render
+from steward.server.ui._base import backend_of, file_response, plotly_json, render
 
 router = APIRouter()
 MAX_CHARTS = 12  # metric charts on a page; the table holds every metric
@@ -35,14 +34,6 @@ MANIFEST = "steward.yaml"
 IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 TEXTS = {".txt", ".json", ".yaml", ".yml", ".md", ".diff", ".patch", ".log", ".py", ".toml"}
 TABLES = {".csv", ".parquet"}
-TYPES = {".yaml": "text/plain", ".yml": "text/plain", ".md": "text/plain", ".diff": "text/plain"}
-# Artifacts are the users' files served from the UI's own origin: HTML runs its inline
-# scripts (Plotly reports) in a sandbox, with no network and no access to this site.
-HTML_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "script-src 'unsafe-inline'; sandbox allow-scripts"
-)
-FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 GROUPS = {
     "run": "Run",
     "params": "Params",
@@ -137,16 +128,7 @@ def artifact(request: Request, run_id: str, path: str) -> Response:
         data = backend.blobs.read_bytes(found[0].sha256)
     except StewardError as exc:
         return _problem(request, "run.html", exc, "Artifact not available")
-    suffix = PurePosixPath(path).suffix.lower()
-    media = TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if media.startswith("text/"):
-        media += "; charset=utf-8"
-    headers = {
-        "Content-Security-Policy": HTML_POLICY if suffix in {".html", ".htm"} else FILE_POLICY,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(PurePosixPath(path).name)}",
-    }
-    return Response(data, media_type=media, headers=headers)
+    return file_response(path, data)
 
 
 @router.get("/compare", response_class=HTMLResponse, name="ui-compare")
