@@ -20,7 +20,7 @@ import pandas as pd
 
 from steward import _backend
 from steward.errors import InvalidInput, StewardError
-from steward.explain._inputs import resolve_data, resolve_model
+from steward.explain._inputs import resolve_data, resolve_model, version_data
 from steward.registry._models import ModelFile, ModelVersion
 
 PERSON_SECTIONS = {
@@ -86,7 +86,7 @@ def model_card(
     version = get_model_version(model_uri)
     loaded = load_model(version.uri)
     explained = resolve_model(loaded)
-    frame, described = _evaluation_data(version, data)
+    frame, described = version_data(version, data, purpose="evaluate the model on")
     resolve_data(frame, explained)
     target = target or _target(frame, explained.features, _sensitive_columns(version, frame))
     if target not in frame.columns:
@@ -181,21 +181,6 @@ def model_card(
     if save:
         card.files = _attach(version, card)
     return card
-
-
-def _evaluation_data(version: ModelVersion, data: Any) -> tuple[pd.DataFrame, str]:
-    if data is not None:
-        return resolve_data(data), "the given data" if isinstance(data, pd.DataFrame) else str(data)
-    refs = sorted(version.manifest.datasets, key=lambda d: d.context != "evaluation")
-    if not refs:
-        raise InvalidInput(
-            f"Version {version.version} of {version.model!r} records no dataset (its run logged "
-            "no inputs): pass data= with the evaluation data and its target column."
-        )
-    ref = refs[0]
-    return resolve_data(
-        f"{ref.dataset}@{ref.version}"
-    ), f"{ref.dataset} v{ref.version} ({ref.context})"
 
 
 def _target(frame: pd.DataFrame, features: list[str], sensitive: list[str]) -> str:

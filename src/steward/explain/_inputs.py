@@ -124,3 +124,23 @@ def require_column(frame: pd.DataFrame, column: str, what: str = "column") -> st
             f"Columns are: {', '.join(map(str, frame.columns))}."
         )
     return column
+
+
+def version_data(version: ModelVersion, data: Any, *, purpose: str) -> tuple[pd.DataFrame, str]:
+    """Return the data to ``purpose`` for a model version, and a description of it.
+
+    ``data`` (a DataFrame or a dataset name) wins; otherwise the evaluation dataset the
+    version's run read, else its training dataset.
+    """
+    if data is not None:
+        return resolve_data(data), "the given data" if isinstance(data, pd.DataFrame) else str(data)
+    refs = sorted(version.manifest.datasets, key=lambda d: d.context != "evaluation")
+    if not refs:
+        raise InvalidInput(
+            f"Version {version.version} of {version.model!r} records no dataset to {purpose} "
+            "(its run logged no inputs). Pass data= (a DataFrame or a dataset name)."
+        )
+    ref = refs[0]
+    return resolve_data(
+        f"{ref.dataset}@{ref.version}"
+    ), f"{ref.dataset}@{ref.version} ({ref.context})"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel
 
 from steward import _backend
@@ -55,7 +54,9 @@ def export_model(
         raise InvalidInput(f"Export format must be 'onnx' or 'pmml'; got {format!r}.")
     version = get_model_version(model_uri)
     loaded = load_model(version.uri)
-    frame, described = _parity_data(version, data)
+    from steward.explain._inputs import version_data
+
+    frame, described = version_data(version, data, purpose="check parity on")
     features = (
         [c.name for c in loaded.signature.inputs] if loaded.signature else list(frame.columns)
     )
@@ -107,23 +108,6 @@ def export_model(
         files=files,
         data=described,
     )
-
-
-def _parity_data(version: ModelVersion, data: Any) -> tuple[pd.DataFrame, str]:
-    from steward.explain._inputs import resolve_data
-
-    if data is not None:
-        return resolve_data(data), "given data" if isinstance(data, pd.DataFrame) else str(data)
-    refs = sorted(version.manifest.datasets, key=lambda d: d.context != "evaluation")
-    if not refs:
-        raise InvalidInput(
-            f"Version {version.version} of {version.model!r} records no dataset to check parity "
-            "on (its run logged no inputs). Pass data= (a DataFrame or a dataset name)."
-        )
-    ref = refs[0]
-    return resolve_data(
-        f"{ref.dataset}@{ref.version}"
-    ), f"{ref.dataset}@{ref.version} ({ref.context})"
 
 
 def read_parity_report(version: ModelVersion, format: Format = "onnx") -> ParityReport | None:
