@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -187,48 +188,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
+    """Run the team server in a `uvicorn` subprocess on 127.0.0.1 with ``env``; yield its URL."""
+    port = free_port()
+    env = {k: v for k, v in env.items() if k != "STEWARD_URI"}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "steward.server:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            proc.kill()
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"the server did not start: {out}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """A real `uvicorn` team server in a subprocess on 127.0.0.1; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "STEWARD_HOME": str(tmp_path / "server-home")}
-    env.pop("STEWARD_URI", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "steward.server:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        out = proc.stdout.read().decode() if proc.stdout else ""
-        raise RuntimeError(f"the server did not start: {out}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with uvicorn_server({**os.environ, "STEWARD_HOME": str(tmp_path / "server-home")}) as url:
+        yield url
 
 
 @pytest.fixture
