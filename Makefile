@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the end-to-end life-cycle demo on the local default store
 	$(PY) examples/demo.py
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
+lint: $(STAMP)  ## ruff (lint + format check), mypy --strict, and the import layers
 	$(VENV)/bin/ruff check $(SRC)
 	$(VENV)/bin/ruff format --check $(SRC)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: lint  ## lint, then the whole test suite (SQLite, PostgreSQL, HTTP, S3, browser)
 	scripts/install-browser.sh

@@ -107,7 +107,7 @@ def median_latency(fn: Callable[[int], Any], repeat: int, warmup: int = 5) -> fl
 
 def shap_direct(model: Pipeline, background: pd.DataFrame, method: str) -> tuple[Any, Any]:
     """Return the peer: shap's TreeExplainer on the transformed matrix, and the transformer."""
-    from steward.explain._shapley import _shap
+    from steward.explain._shap_engines import load_shap as _shap
 
     shap = _shap()
     prep, tree = model[:-1], model[-1]
@@ -158,7 +158,8 @@ def main() -> None:
     n_rows, repeat, rounds = (200, 50, 3) if args.quick else (1000, 200, 2)
     warnings.filterwarnings("ignore")
     os.environ["STEWARD_HOME"] = tempfile.mkdtemp(prefix="steward-bench-explain-")
-    from steward.explain._shapley import _shap, explain_prediction, make_explainer
+    from steward.explain._shap_engines import load_shap as _shap
+    from steward.explain._shapley import explain_prediction, make_explainer
 
     _shap()  # import shap (about a second) before any timing
     X, y = data()

@@ -5,8 +5,8 @@ metadata store. Start with :func:`start_run`, :func:`log_metric`,
 :func:`register_dataset`, :func:`log_model` and :func:`model_card`.
 """
 
-__version__ = "0.1.0"
-
+from steward import _backend  # noqa: F401  (the composition root: wires the backend factory)
+from steward._version import __version__
 from steward.develop import *  # noqa: F403
 from steward.develop import __all__ as _develop_all
 from steward.errors import StewardError

@@ -1,23 +1,23 @@
-"""The backend the public API talks to: the SQL store here, or a team server over HTTP.
+"""The composition root: every stage's operations gathered into one backend.
 
-:class:`SqlBackend` gathers every stage's operations over one store; its operations are
-the protocol. :func:`get_backend` returns it, or an HTTP client generated from the same
-operation table when ``STEWARD_URI`` names a team server.
+:class:`SqlBackend` gathers the operations of every stage over one store; its operations
+are the protocol, and :data:`OPERATIONS` is their table. The HTTP client gets the same
+table, so a team server and the local store answer the same calls. Importing this module
+(the package's ``__init__`` does) tells :mod:`steward.context` how to build the backend
+the settings ask for; stages reach it through ``steward.get_backend()``.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
+from steward import context
 from steward._operations import Operation, operations_of
 from steward.artifacts import ArtifactStore
-from steward.config import load_settings
-from steward.develop._dataset_ops import DatasetOps
-from steward.develop._project_ops import ProjectOps
-from steward.develop._run_ops import RunOps
-from steward.develop._search_ops import SearchOps
-from steward.registry._registry_ops import RegistryOps
+from steward.client import connect, install_operations
+from steward.config import Settings
+from steward.develop import DatasetOps, ProjectOps, RunOps, SearchOps
+from steward.registry import RegistryOps
 from steward.store import Store
 
 if TYPE_CHECKING:
@@ -46,36 +46,16 @@ class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps, RegistryOps):
 
 Backend = SqlBackend
 OPERATIONS: list[Operation] = operations_of(SqlBackend)
-
-_lock = threading.Lock()
-_current: SqlBackend | None = None
-_current_key: tuple[str | None, str, str] | None = None
+install_operations(OPERATIONS)
 
 
-def get_backend() -> Backend:
-    """Return the backend for the current settings (``STEWARD_URI`` or the local store)."""
-    global _current, _current_key
-    settings = load_settings()
-    key = (settings.server_uri, settings.store_uri, settings.artifact_uri)
-    with _lock:
-        if _current is None or key != _current_key:
-            if settings.server_uri:
-                from steward.client import connect
-
-                _current = connect(settings.server_uri)
-            else:
-                _current = SqlBackend.open(settings.store_uri, settings.artifact_uri)
-            _current_key = key
-        return _current
+def open_backend(settings: Settings) -> Backend:
+    """Return the backend the settings name: a team server's client, or the local store."""
+    if settings.server_uri:
+        return connect(settings.server_uri)
+    return SqlBackend.open(settings.store_uri, settings.artifact_uri)
 
 
-def set_backend(backend: Backend | None) -> None:
-    """Use ``backend`` for the public API from now on (None: back to the settings)."""
-    global _current, _current_key
-    with _lock:
-        _current = backend
-        if backend is None:
-            _current_key = None
-        else:
-            settings = load_settings()
-            _current_key = (settings.server_uri, settings.store_uri, settings.artifact_uri)
+context.set_backend_factory(open_backend)
+get_backend = context.get_backend
+set_backend = context.set_backend

@@ -29,6 +29,24 @@ with steward.start_run("seeded") as run:
 print(run.id)
 """
 
+# Most users never name their runs: three unnamed runs, each with its own metric values,
+# then a named one. Printed: the id of the second unnamed run.
+UNNAMED = """\
+import random
+import steward
+
+steward.seed_everything(7)
+ids = []
+for fold in range(3):
+    with steward.start_run() as run:
+        steward.log_metric("fold", fold)
+        steward.log_metric("draw", random.random())
+    ids.append(run.id)
+with steward.start_run("summary"):
+    steward.log_metric("folds", 3)
+print(ids[1])
+"""
+
 Invoke = Callable[..., Result]
 UNSEEDED = SEEDED.replace("steward.seed_everything(5)\n", "")
 
@@ -74,6 +92,26 @@ def recorded_run(tmp_path: Path, script: str) -> str:
         check=True,
     )
     return done.stdout.strip()
+
+
+def test_an_unnamed_run_reproduces_paired_by_its_place_among_the_unnamed_runs(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    run_id = recorded_run(tmp_path, UNNAMED)
+    original = steward.get_run(run_id)
+    assert original.name.startswith("run-")  # a random name, which a re-run cannot repeat
+    result = invoke(run_id, "--here", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reproduced"] is True, report["reasons"]
+    pairs = {r["original_run_id"]: r for r in report["runs"]}
+    assert len(pairs) == 4  # the three unnamed runs and the named one, each paired
+    target = pairs[run_id]
+    assert target["new_run_id"] and target["reproduced"]
+    new = steward.get_run(target["new_run_id"])
+    assert new.name != original.name and new.metrics["fold"].value == 1.0
+    assert new.metrics["draw"].value == original.metrics["draw"].value
+    assert new.tags["steward.reproduction_of"] == run_id
 
 
 def test_a_reproduced_run_exits_0_and_shows_each_metric(tmp_path: Path, invoke: Invoke) -> None:

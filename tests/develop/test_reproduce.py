@@ -17,14 +17,9 @@ import pytest
 
 import steward
 from steward._backend import get_backend
-from steward.develop._reproduce import (
-    REPRODUCTION_TAG,
-    _match,
-    build_venv,
-    pip_failure,
-    prediction_outputs,
-    reproduce_run,
-)
+from steward.develop._reproduce import REPRODUCTION_TAG, _match, _place, reproduce_run
+from steward.develop._reproduce_env import build_venv, pip_failure
+from steward.develop._reproduce_predictions import prediction_outputs
 from steward.errors import Conflict, IntegrityError, InvalidInput, NotFound
 
 TRAIN = """
@@ -290,6 +285,47 @@ def test_runs_of_the_same_name_are_matched_in_start_order() -> None:
         ("o1", "n1"),
         ("o3", None),
     ]
+
+
+def test_unnamed_runs_are_paired_by_their_place_and_named_runs_by_name() -> None:
+    def run(rid: str, start: float, name: str | None = None, experiment: str = "e") -> steward.Run:
+        return steward.Run(
+            id=rid,
+            project="p",
+            experiment=experiment,
+            name=name or f"run-{rid[:8]}",  # what an unnamed run is called
+            status="FINISHED",
+            start_time=start,
+            end_time=None,
+            parent_run_id=None,
+            user="u",
+            error=None,
+            environment_id=None,
+            context={},
+        )
+
+    originals = [
+        run("aaaa0001", 1),
+        run("aaaa0002", 2, "fold"),
+        run("aaaa0003", 3),
+        run("aaaa0004", 4, experiment="other"),
+        run("aaaa0005", 5),
+    ]
+    new = [
+        run("bbbb0001", 11),
+        run("bbbb0002", 12, "fold"),
+        run("bbbb0003", 13),
+        run("bbbb0004", 14, experiment="other"),
+    ]
+    assert [(o.id, n.id if n else None) for o, n in _match(originals, new)] == [
+        ("aaaa0001", "bbbb0001"),
+        ("aaaa0002", "bbbb0002"),
+        ("aaaa0003", "bbbb0003"),
+        ("aaaa0004", "bbbb0004"),
+        ("aaaa0005", None),  # the third unnamed run of p/e: the re-run made only two
+    ]
+    assert _place(originals[4], originals) == "unnamed run #3 (of 3; the original is run-aaaa0005)"
+    assert _place(originals[1], originals) == "run named 'fold'"
 
 
 def test_predictions_of_two_models_are_compared_row_by_row_within_tolerance() -> None:

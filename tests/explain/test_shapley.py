@@ -25,16 +25,15 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import steward
 from steward.errors import InvalidInput
 from steward.explain import _shapley
+from steward.explain._shap_engines import load_shap
+from steward.explain._shap_figures import importance_figure, prediction_figure, summary_figure
 from steward.explain._shapley import (
     PredictionExplanation,
     cached_explainer,
     clear_explainer_cache,
     explain_prediction,
     global_importance,
-    importance_figure,
     make_explainer,
-    prediction_figure,
-    summary_figure,
 )
 
 FEATURES = ["age", "income", "visits", "plan", "region"]
@@ -129,7 +128,7 @@ def test_tree_pipeline_values_add_up_to_the_probability(
 
 
 def test_one_hot_columns_sum_into_their_input_column(forest: Pipeline, X: pd.DataFrame) -> None:
-    shap = _shapley._shap()
+    shap = load_shap()
     prep, tree = forest[:-1], forest[-1]
     direct = shap.TreeExplainer(tree).shap_values(prep.transform(X.head(10)))[:, :, 1]
     names = list(prep.get_feature_names_out())
@@ -153,7 +152,7 @@ def test_forest_needs_no_background_and_boosted_records_it(
     )
     other = make_explainer(boosted, X, max_background=50, seed=2).settings.background_sha256
     assert other != inter.background_sha256
-    assert inter.shap_version == _shapley._shap().__version__ and inter.flavor == "sklearn"
+    assert inter.shap_version == load_shap().__version__ and inter.flavor == "sklearn"
     with pytest.raises(InvalidInput, match="background"):
         make_explainer(boosted)  # its probability is only explained against a background
 
@@ -353,7 +352,7 @@ def test_bad_inputs_give_clear_errors(forest: Pipeline, X: pd.DataFrame) -> None
         explain_prediction(forest, {k: v for k, v in X.iloc[0].items() if k != "visits"})
     with pytest.raises(InvalidInput, match="out of range"):
         make_explainer(forest).explain(X.head(2)).to_frame(5)
-    with pytest.raises(InvalidInput, match="take a DataFrame or a dataset name"):
+    with pytest.raises(InvalidInput, match="must be a DataFrame, a data file or a dataset name"):
         make_explainer(forest, object())
     with pytest.raises(InvalidInput, match="Cannot explain a list"):
         make_explainer([1, 2], X)

@@ -89,7 +89,7 @@ def test_an_unfaithful_export_is_recorded_as_invalid(
     assert json.loads(out.stdout)["valid"] is False
 
 
-def test_export_needs_data_to_check_on(
+def test_export_without_a_recorded_dataset_checks_sampled_rows(
     sqlite_backend: Backend, churn_pipeline: Pipeline, churn_data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
     from steward._backend import set_backend
@@ -98,8 +98,13 @@ def test_export_needs_data_to_check_on(
     X, _ = churn_data
     with steward.start_run(capture_environment_info=False):
         steward.log_model(churn_pipeline, input_example=X, registered_model_name="bare")
-    with pytest.raises(InvalidInput, match="records no dataset"):
-        steward.export_model("models:/bare/1")
-    assert steward.export_model("models:/bare/1", data=X).valid
+    sampled = steward.export_model("models:/bare/1", max_rows=300)
+    assert sampled.valid and sampled.data_source == "sample" and sampled.report.rows == 300
+    assert sampled.report.notes[0] == (
+        "Checked on 300 rows of the model's input example (5 rows) and 295 rows sampled "
+        "within the signature's recorded ranges and categories."
+    )
+    given = steward.export_model("models:/bare/1", data=X)
+    assert given.valid and given.data_source == "given" and given.data == "the given data"
     with pytest.raises(InvalidInput, match="'onnx' or 'pmml'"):
         steward.export_model("models:/bare/1", "tflite")  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -91,7 +93,7 @@ def test_a_tampered_blob_in_the_store_is_refused(
         steward.load_model("models:/m/1")
 
 
-def test_a_damaged_cache_is_rebuilt_from_the_store(
+def test_an_altered_cached_model_file_is_refused_naming_it(
     sqlite_backend: Backend, churn_pipeline: Pipeline, churn_data, steward_home: Path
 ) -> None:  # type: ignore[no-untyped-def]
     from steward._backend import set_backend
@@ -103,8 +105,58 @@ def test_a_damaged_cache_is_rebuilt_from_the_store(
     steward.load_model("models:/m/1")
     cached = next((steward_home / "cache" / "packages").iterdir())
     (cached / "model" / "model.pkl").write_bytes(b"garbage")
+    with pytest.raises(IntegrityError) as caught:
+        steward.load_model("models:/m/1")
+    message = caught.value.message
+    assert "models:/m/1" in message and str(cached / "model" / "model.pkl") in message
+    assert f"delete the folder {str(cached)!r}" in message
+    shutil.rmtree(cached)  # what the message says to do
     model = steward.load_model("models:/m/1")
     assert (model.predict(X.head(5)) == churn_pipeline.predict(X.head(5))).all()
+
+
+@pytest.mark.parametrize("uri", ["models:/bc/1", "runs"])
+def test_an_edited_manifest_in_the_cache_is_refused_on_every_load(
+    sqlite_backend: Backend, churn_pipeline: Pipeline, churn_data, steward_home: Path, uri: str
+) -> None:  # type: ignore[no-untyped-def]
+    from steward._backend import set_backend
+
+    set_backend(sqlite_backend)
+    X, _ = churn_data
+    with steward.start_run():
+        info = steward.log_model(churn_pipeline, input_example=X, registered_model_name="bc")
+    uri = info.uri if uri == "runs" else uri
+    steward.load_model(uri)  # verified, cached, stamped
+    manifest = next((steward_home / "cache" / "packages").iterdir()) / "steward.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["signature"]["inputs"][0]["min"] = -1000.0  # one value, still a valid manifest
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    for _ in range(2):  # refused every time, not rebuilt behind the user's back
+        with pytest.raises(IntegrityError, match="altered after Steward verified it") as caught:
+            steward.load_model(uri)
+        assert f"changed {manifest}" in caught.value.message
+    manifest.write_text("{not: yaml: at all")  # unreadable: refused by hash before parsing
+    with pytest.raises(IntegrityError, match=re.escape(f"changed {manifest}")):
+        steward.load_model(uri)
+
+
+def test_an_edited_manifest_blob_in_the_artifact_store_is_refused(
+    sqlite_backend: Backend, churn_pipeline: Pipeline, churn_data
+) -> None:  # type: ignore[no-untyped-def]
+    from steward._backend import set_backend
+
+    set_backend(sqlite_backend)
+    X, _ = churn_data
+    with steward.start_run():
+        version = steward.log_model(
+            churn_pipeline, input_example=X, registered_model_name="bc"
+        ).version
+    assert version is not None
+    sha = version.manifest_sha256
+    blob = Path(sqlite_backend.blobs.root) / "blobs" / sha[:2] / sha  # type: ignore[attr-defined]
+    blob.write_bytes(blob.read_bytes().replace(b"min:", b"min: -1000.0 #", 1))
+    with pytest.raises(IntegrityError, match=r"File 'steward\.yaml' of models:/bc/1 is altered"):
+        steward.load_model("models:/bc/1")
 
 
 def test_library_version_differences_warn_or_refuse(package: Path) -> None:
@@ -264,6 +316,7 @@ def test_the_cache_stamp_does_not_hide_a_rewritten_file(
     data[-20] ^= 0xFF  # flip one byte, keep the size
     target.write_bytes(bytes(data))
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and put the mtime back
-    model = steward.load_model("models:/m/1")  # the ctime moved: re-hashed, refused, rebuilt
-    assert (model.predict(X.head(5)) == churn_pipeline.predict(X.head(5))).all()
-    assert target.read_bytes() != bytes(data)
+    with pytest.raises(
+        IntegrityError, match=re.escape(f"changed {target}")
+    ):  # the ctime moved: re-hashed
+        steward.load_model("models:/m/1")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from steward import __version__
+from steward._version import __version__
 from steward.cli import (
     _datasets,
     _model_exports,

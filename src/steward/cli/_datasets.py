@@ -27,9 +27,8 @@ from steward.cli._output import (
     stderr,
     stdout,
 )
-from steward.develop import DatasetVersion
-from steward.develop._datasets import read_table
-from steward.develop._models import DatasetUsage
+from steward.data import read_table
+from steward.develop import DatasetUsage, DatasetVersion
 from steward.errors import InvalidInput, NotFound
 
 app = typer.Typer(

@@ -13,6 +13,11 @@ from steward.cli._models import app
 from steward.cli._output import fields_grid, indented, new_table, note, print_json, stdout
 
 EXPORT_INVALID = 9
+_SOURCES = {
+    "given": "given with --data",
+    "dataset": "the dataset the version's run recorded",
+    "sample": "sampled: no dataset was recorded (pass --data for real rows)",
+}
 
 
 @app.command("export")
@@ -27,8 +32,9 @@ def export(
         str | None,
         typer.Option(
             "--data",
-            help="Dataset to check parity on, `name` or `name@version` (default: the evaluation "
-            "data the version's run read, else its training data).",
+            help="Data to check parity on: a file (CSV, Parquet, JSON...) or a dataset "
+            "`name[@version]`. Default: the evaluation data the version's run read, else its "
+            "training data, else the input example plus rows sampled within the signature.",
         ),
     ] = None,
     tolerance: Annotated[
@@ -77,6 +83,7 @@ def export(
         console.print(indented(Text(report.reason)))
         rows = [
             ("checked on", f"{report.rows} rows of {result.data}"),
+            ("data source", _SOURCES[result.data_source]),
             ("max |Δ score|", f"{report.max_abs_score_diff:.3g}"),
             ("mean |Δ score|", f"{report.mean_abs_score_diff:.3g}"),
             ("rows over tolerance", str(report.rows_over_tolerance)),
@@ -95,7 +102,7 @@ def export(
             for row in report.worst_rows:
                 table.add_row(*[str(row[k]) for k in keys])
             console.print(indented(table))
-        for line in report.notes:
+        for line in report.notes[1:]:  # the first says what the rows above already say
             note(line)
         if out is not None:
             note(f"Wrote {out}")
@@ -142,7 +149,9 @@ def card(
         str | None,
         typer.Option(
             "--data",
-            help="Evaluation dataset `name[@version]` (default: the run's evaluation data).",
+            help="Evaluation data: a file (CSV, Parquet, JSON...) or a dataset `name[@version]`. "
+            "Default: the run's evaluation data, else its training data; without any, the "
+            "card explains the model on sampled rows and marks evaluation data missing.",
         ),
     ] = None,
     segment: Annotated[

@@ -31,9 +31,7 @@ from steward.cli._output import (
 )
 from steward.cli._runs import resolve_run
 from steward.errors import InvalidInput, NotFound, did_you_mean
-from steward.registry import AliasMove, ModelVersion
-from steward.registry._models import ColumnSpec, ModelFile
-from steward.registry._package import version_differences
+from steward.registry import AliasMove, ColumnSpec, ModelFile, ModelVersion, version_differences
 
 app = typer.Typer(
     name="models",

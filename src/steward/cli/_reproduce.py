@@ -22,7 +22,7 @@ from rich.text import Text
 
 from steward.cli._output import fields_grid, new_table, print_json, section, stderr, stdout
 from steward.cli._runs import resolve_run
-from steward.develop._reproduce import (
+from steward.develop import (
     ProgressCallback,
     ReproductionReport,
     RunCheck,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from steward import __version__
+from steward._version import __version__
 from steward.cli._output import fields_grid, stdout
 from steward.config import load_settings
 

@@ -23,8 +23,8 @@ from steward.cli._output import (
     stdout,
 )
 from steward.errors import InvalidInput
-from steward.explain._whatif import FlipResult, smallest_flip, what_if
-from steward.registry._loaded import LoadedModel
+from steward.explain import FlipResult, smallest_flip, what_if
+from steward.registry import LoadedModel
 
 
 def whatif(

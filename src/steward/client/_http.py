@@ -14,8 +14,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from steward import __version__
 from steward._operations import Operation
+from steward._version import __version__
 from steward.artifacts import check_sha256, sha256_file
 from steward.config import default_user
 from steward.errors import (
@@ -142,10 +142,9 @@ def _method(op: Operation) -> Any:
     return method
 
 
-def _install_operations() -> None:
-    from steward._backend import OPERATIONS
-
-    for op in OPERATIONS:
+def install_operations(operations: list[Operation]) -> None:
+    """Give :class:`HttpBackend` one method per operation (the composition root calls this)."""
+    for op in operations:
         setattr(HttpBackend, op.name, _method(op))
 
 
@@ -202,6 +201,3 @@ class HttpBlobs:
 def connect(url: str, *, client: httpx.Client | None = None, user: str | None = None) -> Backend:
     """Return a backend that performs every operation on the team server at ``url``."""
     return cast("Backend", HttpBackend(url, client=client, user=user))
-
-
-_install_operations()

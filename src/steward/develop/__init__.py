@@ -12,6 +12,9 @@ from steward.develop._artifact_api import (
     log_text,
 )
 from steward.develop._autolog import autolog
+
+# For the stages and interfaces above develop (not part of ``steward.*``):
+from steward.develop._dataset_ops import DatasetOps as DatasetOps
 from steward.develop._datasets import get_dataset, load_dataset, log_input, register_dataset
 from steward.develop._environment import capture_environment, seed_everything
 from steward.develop._fluent import (
@@ -41,9 +44,19 @@ from steward.develop._models import (
     Project,
     Run,
 )
+from steward.develop._models import DatasetUsage as DatasetUsage
 from steward.develop._objectives import create_project, get_objectives, set_objective
+from steward.develop._project_ops import ProjectOps as ProjectOps
 from steward.develop._query import RunComparison, compare_runs, search_runs
-from steward.develop._reproduce import ReproductionReport, reproduce_run
+from steward.develop._query import comparison_columns as comparison_columns
+from steward.develop._query import comparison_fields as comparison_fields
+from steward.develop._query import format_value as format_value
+from steward.develop._reproduce import reproduce_run
+from steward.develop._reproduction_report import ProgressCallback as ProgressCallback
+from steward.develop._reproduction_report import ReproductionReport
+from steward.develop._reproduction_report import RunCheck as RunCheck
+from steward.develop._run_ops import RunOps as RunOps
+from steward.develop._search_ops import SearchOps as SearchOps
 
 __all__ = [
     "ActiveRun",

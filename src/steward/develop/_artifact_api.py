@@ -8,18 +8,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from steward import _backend
-from steward.develop._fluent import _target
+from steward.context import get_backend, run_target
 from steward.develop._models import Artifact
-from steward.develop._run_ops import check_artifact_path
 from steward.errors import InvalidInput, NotFound
+from steward.validation import check_artifact_path
 
 
 def log_artifact(
     local_path: str | Path, artifact_path: str | None = None, *, run_id: str | None = None
 ) -> Artifact:
     """Store a local file as an artifact of the run (under ``artifact_path``) and return it."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     path = Path(local_path)
     if not path.is_file():
         raise NotFound(f"Cannot log {str(path)!r}: no such file. Use log_artifacts() for a folder.")
@@ -33,7 +32,7 @@ def log_artifacts(
     local_dir: str | Path, artifact_path: str | None = None, *, run_id: str | None = None
 ) -> list[Artifact]:
     """Store every file under a local folder, keeping its layout, and return them."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     root = Path(local_dir)
     if not root.is_dir():
         raise NotFound(f"Cannot log {str(root)!r}: no such folder. Use log_artifact() for a file.")
@@ -48,7 +47,7 @@ def log_artifacts(
 
 
 def _log_bytes(data: bytes, artifact_path: str, run_id: str | None) -> Artifact:
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     check_artifact_path(artifact_path)
     sha, size = backend.blobs.put_bytes(data)
     return backend.add_artifact(rid, artifact_path, sha, size)
@@ -118,12 +117,12 @@ def log_table(data: Any, artifact_path: str, *, run_id: str | None = None) -> Ar
 
 def list_artifacts(run_id: str, prefix: str = "") -> list[Artifact]:
     """Return the run's artifacts whose path starts with ``prefix``."""
-    return _backend.get_backend().list_artifacts(run_id, prefix)
+    return get_backend().list_artifacts(run_id, prefix)
 
 
 def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = None) -> Path:
     """Download one artifact or a folder of them (checked by hash) and return the local path."""
-    backend = _backend.get_backend()
+    backend = get_backend()
     found = [
         a
         for a in backend.list_artifacts(run_id, path)
@@ -140,7 +139,7 @@ def download_artifacts(run_id: str, path: str = "", dst: str | Path | None = Non
 
 def load_artifact_bytes(run_id: str, path: str) -> bytes:
     """Return the content of one artifact, checked by hash."""
-    backend = _backend.get_backend()
+    backend = get_backend()
     for art in backend.list_artifacts(run_id, path):
         if art.path == path:
             return backend.blobs.read_bytes(art.sha256)

@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from steward.develop import _fluent
+from steward.registry import log_model as save_model
+
 _originals: dict[type, Any] = {}
 _depth = threading.local()
 
@@ -62,8 +65,6 @@ def _patched(fit: Any, log_model: bool) -> Any:
 
 
 def _fit_and_log(fit: Any, est: Any, args: Any, kwargs: Any, log_model: bool) -> Any:
-    from steward.develop import _fluent
-
     started = _fluent.active_run() is None
     run = _fluent.start_run(name=type(est).__name__) if started else _fluent.active_run()
     assert run is not None
@@ -80,8 +81,6 @@ def _fit_and_log(fit: Any, est: Any, args: Any, kwargs: Any, log_model: bool) ->
                 _fluent.log_batch(metrics={f"training_{k}": v for k, v in metrics.items()})
         if log_model:
             import pandas as pd
-
-            from steward.registry import log_model as save_model
 
             example = X if isinstance(X, pd.DataFrame) else None  # arrays: no named columns
             save_model(est, "model", input_example=example, run_id=run.id)

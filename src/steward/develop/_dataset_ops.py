@@ -11,11 +11,10 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from steward._operations import operation
 from steward.artifacts import check_sha256
 from steward.develop._models import Dataset, DatasetUsage, DatasetVersion, DatasetVersionSpec
-from steward.develop._run_ops import require_run
-from steward.develop._service import Service
-from steward.develop._validate import check_key, check_name
 from steward.errors import InvalidInput, NotFound, did_you_mean
+from steward.service import Service, require_run
 from steward.store import Transaction, tables, upsert
+from steward.validation import check_key, check_name
 
 ds, dv, le = tables.datasets, tables.dataset_versions, tables.lineage_edges
 _VERSION_COLUMNS = [c for c in dv.c if c.name not in {"dataset_id", "schema"}]

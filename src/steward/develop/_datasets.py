@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,45 +10,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steward import _backend
-from steward.develop._fluent import _target
+from steward.context import get_backend, run_target
+from steward.data import content_hash, read_dataset, read_table
 from steward.develop._models import ColumnSchema, DatasetVersion, DatasetVersionSpec
 from steward.develop._profile import profile_frame
-from steward.develop._validate import check_name
-from steward.errors import IntegrityError, InvalidInput, NotFound, did_you_mean
-
-READERS = {
-    ".csv": lambda p: pd.read_csv(p),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-    ".parquet": lambda p: pd.read_parquet(p),
-    ".pq": lambda p: pd.read_parquet(p),
-    ".json": lambda p: pd.read_json(p),
-    ".jsonl": lambda p: pd.read_json(p, lines=True),
-    ".feather": lambda p: pd.read_feather(p),
-}
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Return the table in a CSV, TSV, Parquet, JSON(L) or Feather file."""
-    path = Path(path)
-    if not path.is_file():
-        raise NotFound(f"Cannot read dataset file {str(path)!r}: no such file.")
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise InvalidInput(
-            f"Cannot read {path.name!r}: unknown file type {path.suffix or '(none)'!r}. "
-            f"Use one of {', '.join(sorted(READERS))}, or pass a pandas DataFrame."
-        )
-    try:
-        frame = reader(path)
-    except Exception as exc:
-        raise InvalidInput(
-            f"Cannot parse {str(path)!r} as {path.suffix.lstrip('.').upper()}: {exc}. "
-            "Check the file's format, or load it with pandas and pass the DataFrame."
-        ) from exc
-    if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
-        raise InvalidInput(f"{str(path)!r} holds no columns; a dataset needs at least one.")
-    return frame
+from steward.errors import InvalidInput, did_you_mean
+from steward.validation import check_name
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -65,15 +31,6 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
             f"Cannot store this data: {exc}. A column probably mixes types (e.g. numbers and "
             "text); convert it with df[col].astype(str) or clean it first."
         ) from exc
-
-
-def content_hash(table: pa.Table) -> str:
-    """Return the sha256 of a table's schema and values (independent of file metadata)."""
-    table = table.replace_schema_metadata(None)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue()).hexdigest()
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -115,7 +72,7 @@ def register_dataset(
                 f"Columns are: {', '.join(columns)}."
             )
     stored = pq.read_table(io.BytesIO(payload := _parquet_bytes(_to_arrow(frame))))
-    backend = _backend.get_backend()
+    backend = get_backend()
     blob_sha, _ = backend.blobs.put_bytes(payload)
     spec = DatasetVersionSpec(
         dataset=name,
@@ -139,22 +96,12 @@ def register_dataset(
 
 def get_dataset(name: str, version: int = 0) -> DatasetVersion:
     """Return version ``version`` of dataset ``name`` (0: the latest)."""
-    return _backend.get_backend().get_dataset_version(name, version)
+    return get_backend().get_dataset_version(name, version)
 
 
 def load_dataset(name: str, version: int = 0) -> pd.DataFrame:
     """Return the data of a dataset version, after verifying it against its content hash."""
-    backend = _backend.get_backend()
-    meta = backend.get_dataset_version(name, version)
-    table = pq.read_table(io.BytesIO(backend.blobs.read_bytes(meta.blob_sha256)))
-    actual = content_hash(table)
-    if actual != meta.content_hash:
-        raise IntegrityError(
-            f"Dataset {name!r} version {meta.version} hashes to {actual}, not the recorded "
-            f"{meta.content_hash}: its stored data was altered. Steward will not return it."
-        )
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+    return read_dataset(name, version)
 
 
 def log_input(
@@ -165,7 +112,7 @@ def log_input(
     run_id: str | None = None,
 ) -> DatasetVersion:
     """Record that the active run read a dataset version; return that version."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     meta = (
         dataset
         if isinstance(dataset, DatasetVersion)

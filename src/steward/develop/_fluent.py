@@ -5,29 +5,26 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from steward import _backend
 from steward._gc import paused_gc
+from steward.buffer import buffer
+from steward.context import drop_run, get_backend, innermost_run, push_run, run_target, runs_lock
+from steward.develop._environment import capture_context, capture_environment, current_seed
+from steward.develop._models import MetricBatch, Run, RunStatus
+from steward.errors import InvalidInput
+from steward.validation import check_key, check_metric_value, check_step, param_value, renamed
 
 if TYPE_CHECKING:
     from steward._backend import Backend
-from steward.develop._buffer import buffer
-from steward.develop._environment import capture_context, capture_environment, current_seed
-from steward.develop._models import MetricBatch, Run, RunStatus
-from steward.develop._validate import check_key, check_metric_value, check_step, param_value
-from steward.errors import InvalidInput
 
 BATCH_CHUNK = 50_000
-_stack: list[ActiveRun] = []
-_stack_lock = threading.RLock()
 _steps: dict[tuple[str, str], int] = {}
 _defaults: dict[str, str] = {}
 
@@ -40,7 +37,17 @@ class ActiveRun:
 
     def __init__(self, run: Run, backend: Backend) -> None:
         self.run = run
-        self.backend = backend
+        self._backend = backend
+
+    @property
+    def backend(self) -> Backend:
+        """Return the backend the run logs to."""
+        return self._backend
+
+    @property
+    def info(self) -> Run:
+        """Return the run as it was when it started (MLflow's ``run.info.run_id`` works)."""
+        return self.run
 
     @property
     def id(self) -> str:
@@ -76,8 +83,16 @@ def _describe(exc: BaseException) -> str:
     return text[-8000:]
 
 
-def set_experiment(name: str, *, project: str | None = None) -> None:
-    """Make ``name`` (in ``project``) the experiment that later runs go to."""
+def set_experiment(
+    name: str | None = None, *, project: str | None = None, experiment_name: str | None = None
+) -> None:
+    """Make ``name`` (in ``project``) the experiment that later runs go to.
+
+    ``experiment_name=`` is accepted as MLflow spells it.
+    """
+    name = renamed(name, experiment_name, "name", "experiment_name")
+    if name is None:
+        raise InvalidInput("set_experiment needs the experiment's name: set_experiment('churn').")
     _defaults["experiment"] = name
     if project is not None:
         _defaults["project"] = project
@@ -97,22 +112,27 @@ def start_run(
     parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     capture_environment_info: bool = True,
+    run_name: str | None = None,
 ) -> ActiveRun:
     """Return a new active run (or resume ``run_id``); use it as a context manager.
 
-    Inside another active run, pass ``nested=True`` to make it a child run.
+    Inside another active run, pass ``nested=True`` to make it a child run. Without a
+    name the run is called ``run-<8 hex digits>``; ``run_name=`` is accepted as MLflow
+    spells it.
     """
-    backend = _backend.get_backend()
-    with _stack_lock:
-        if _stack and not nested and parent_run_id is None and run_id is None:
+    name = renamed(name, run_name, "name", "run_name")
+    backend = get_backend()
+    with runs_lock:
+        innermost = innermost_run()
+        if innermost and not nested and parent_run_id is None and run_id is None:
             raise InvalidInput(
-                f"Run {_stack[-1].id} is already active. End it with steward.end_run(), or "
+                f"Run {innermost.id} is already active. End it with steward.end_run(), or "
                 "pass nested=True to start a child run."
             )
         if run_id is not None:
             run = backend.update_run(run_id, status="RUNNING")
         else:
-            parent = parent_run_id or (_stack[-1].id if _stack and nested else None)
+            parent = parent_run_id or (innermost.id if innermost and nested else None)
             context: dict[str, Any] = {"seed": current_seed()}
             environment = None
             diff: bytes | None = None
@@ -136,41 +156,25 @@ def start_run(
                 sha, size = backend.blobs.put_bytes(diff)
                 backend.add_artifact(run.id, "environment/git.diff", sha, size)
         active = ActiveRun(run, backend)
-        _stack.append(active)
+        push_run(active)
         _install_exit_hooks()
         return active
 
 
 def active_run() -> ActiveRun | None:
     """Return the innermost active run, or None."""
-    with _stack_lock:
-        return _stack[-1] if _stack else None
-
-
-def _target(run_id: str | None) -> tuple[Backend, str]:
-    if run_id is not None:
-        for entry in _stack:
-            if entry.id == run_id:
-                return entry.backend, run_id
-        return _backend.get_backend(), run_id
-    active = active_run()
-    if active is None:
-        raise InvalidInput(
-            "No run is active. Start one with `with steward.start_run():` or pass run_id=."
-        )
-    return active.backend, active.id
+    return cast("ActiveRun | None", innermost_run())
 
 
 def end_run(
     status: RunStatus = "FINISHED", *, run_id: str | None = None, error: str | None = None
 ) -> Run:
     """Return the run after storing its buffered metrics and ending it with ``status``."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     try:
         buffer.flush()
     finally:
-        with _stack_lock:
-            _stack[:] = [a for a in _stack if a.id != rid]
+        drop_run(rid)
     return backend.update_run(rid, status=status, error=error)
 
 
@@ -192,7 +196,7 @@ def log_metric(
 
     Without ``step``, each key counts its own steps 0, 1, 2... in this process.
     """
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     check_key(key, "metric")
     number = check_metric_value(key, value)
     step = _next_step(rid, key) if step is None else check_step(key, step)
@@ -228,7 +232,7 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> None:
 
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Log several params at once."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     backend.log_batch(
         rid, params={check_key(k, "param"): param_value(k, v) for k, v in params.items()}
     )
@@ -241,7 +245,7 @@ def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
 
 def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Set several tags at once."""
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     backend.log_batch(rid, tags={check_key(k, "tag"): param_value(k, v) for k, v in tags.items()})
 
 
@@ -260,7 +264,7 @@ def log_batch(
     ``metrics`` is a mapping of key to a value or a list of values (steps 0, 1, ...), a
     list of ``(key, value, step[, timestamp])`` tuples, or a :class:`MetricBatch`.
     """
-    backend, rid = _target(run_id)
+    backend, rid = run_target(run_id)
     with paused_gc():
         batch = _as_batch(metrics)
     buffer.flush()
@@ -349,7 +353,7 @@ _INTS = {int, np.int64, np.int32}
 def get_run(run_id: str) -> Run:
     """Return run ``run_id`` with everything logged to it (buffered points included)."""
     buffer.flush()
-    return _backend.get_backend().get_run(run_id)
+    return get_backend().get_run(run_id)
 
 
 _hooks_installed = False
@@ -374,14 +378,13 @@ def _install_exit_hooks() -> None:
         try:
             buffer.flush()
         finally:
-            while _stack:
-                active = _stack[-1]
+            while (active := innermost_run()) is not None:
                 status: RunStatus = "FAILED" if "error" in state else "FINISHED"
                 try:
                     end_run(status, run_id=active.id, error=state.get("error"))
                 except Exception as exc:  # never hide the interpreter's own exit
                     print(f"steward: could not end run {active.id}: {exc}", file=sys.stderr)
-                    _stack.pop()
+                    drop_run(active.id)
 
     sys.excepthook = excepthook
     atexit.register(at_exit)

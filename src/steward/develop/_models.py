@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from steward.buffer import MetricBatch as MetricBatch  # defined beside the buffer that carries it
+
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 TERMINAL: frozenset[str] = frozenset({"FINISHED", "FAILED", "KILLED"})
 
@@ -70,18 +72,6 @@ class MetricPoint(BaseModel):
     timestamp: float
 
 
-class MetricBatch(BaseModel):
-    """Metric points in columns (cheap to carry and to validate in bulk)."""
-
-    keys: list[str] = Field(default_factory=list)
-    values: list[float] = Field(default_factory=list)
-    steps: list[int] = Field(default_factory=list)
-    timestamps: list[float] = Field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-
 class RunInput(BaseModel):
     """A dataset version a run read."""
 
@@ -115,6 +105,33 @@ class Run(BaseModel):
     def finished(self) -> bool:
         """Return True when the run has ended (FINISHED, FAILED or KILLED)."""
         return self.status in TERMINAL
+
+    @property
+    def run_id(self) -> str:
+        """Return the run id (MLflow's name for ``id``)."""
+        return self.id
+
+    @property
+    def run_name(self) -> str:
+        """Return the run name (MLflow's name for ``name``)."""
+        return self.name
+
+    @property
+    def data(self) -> RunData:
+        """Return the latest metric values, params and tags, as MLflow's ``run.data`` holds them."""
+        return RunData(
+            metrics={k: m.value for k, m in self.metrics.items()},
+            params=dict(self.params),
+            tags=dict(self.tags),
+        )
+
+
+class RunData(BaseModel):
+    """A run's latest metric values, params and tags as plain mappings (``run.data``)."""
+
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
 
 
 class RunPage(BaseModel):

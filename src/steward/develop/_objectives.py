@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from steward import _backend
+from steward.context import get_backend
 from steward.develop._models import Objective, Project
 
 
 def create_project(name: str, description: str = "") -> Project:
     """Return the project ``name``, creating it or updating its description."""
-    return _backend.get_backend().create_project(name, description)
+    return get_backend().create_project(name, description)
 
 
 def set_objective(
@@ -24,11 +24,9 @@ def set_objective(
     unit: str = "",
 ) -> Objective:
     """Return the objective or KPI after recording it, e.g. fraud rate minimize to 0.001."""
-    return _backend.get_backend().set_objective(
-        project, name, definition, direction, target, kind, unit
-    )
+    return get_backend().set_objective(project, name, definition, direction, target, kind, unit)
 
 
 def get_objectives(project: str = "default") -> list[Objective]:
     """Return the objectives and KPIs of ``project``."""
-    return _backend.get_backend().list_objectives(project)
+    return get_backend().list_objectives(project)

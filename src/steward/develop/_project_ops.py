@@ -9,10 +9,10 @@ from sqlalchemy.engine import Connection
 
 from steward._operations import operation
 from steward.develop._models import Experiment, Objective, Project
-from steward.develop._service import Service
-from steward.develop._validate import check_name
 from steward.errors import InvalidInput, NotFound, did_you_mean
+from steward.service import Service
 from steward.store import Transaction, tables, upsert
+from steward.validation import check_name
 
 DEFAULT = "default"
 

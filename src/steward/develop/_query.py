@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
-from steward import _backend
-from steward.develop._buffer import buffer
+from steward.buffer import buffer
+from steward.context import get_backend
 from steward.develop._models import Environment, Run, RunTable
 from steward.errors import InvalidInput
+from steward.validation import renamed
 
 if TYPE_CHECKING:
     from steward._backend import Backend
@@ -40,6 +41,10 @@ def search_runs(
     max_results: int = 1000,
     page_token: str | None = None,
     output: Literal["frame"] = "frame",
+    filter_string: str | None = None,
+    experiment_names: Sequence[str] | None = None,
+    output_format: Literal["pandas"] | None = None,
+    search_all_experiments: bool = False,
 ) -> pd.DataFrame: ...
 
 
@@ -53,6 +58,27 @@ def search_runs(
     max_results: int = 1000,
     page_token: str | None = None,
     output: Literal["runs"],
+    filter_string: str | None = None,
+    experiment_names: Sequence[str] | None = None,
+    output_format: None = None,
+    search_all_experiments: bool = False,
+) -> list[Run]: ...
+
+
+@overload
+def search_runs(
+    filter: str = "",
+    *,
+    project: str | None = None,
+    experiments: Sequence[str] | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
+    output: Literal["frame", "runs"] = "frame",
+    filter_string: str | None = None,
+    experiment_names: Sequence[str] | None = None,
+    output_format: Literal["list"],
+    search_all_experiments: bool = False,
 ) -> list[Run]: ...
 
 
@@ -65,13 +91,30 @@ def search_runs(
     max_results: int = 1000,
     page_token: str | None = None,
     output: Literal["frame", "runs"] = "frame",
+    filter_string: str | None = None,
+    experiment_names: Sequence[str] | None = None,
+    output_format: Literal["pandas", "list"] | None = None,
+    search_all_experiments: bool = False,
 ) -> pd.DataFrame | list[Run]:
     """Return the runs matching ``filter`` as a DataFrame (one row a run) or a list of runs.
 
     ``filter`` example: ``metrics.auc > 0.9 and params.model = 'rf' and tags.team = 'risk'``;
     ``order_by`` example: ``["metrics.auc DESC", "start_time"]``. The DataFrame's
-    ``attrs["next_page_token"]`` holds the token of the next page, or None.
+    ``attrs["next_page_token"]`` holds the token of the next page, or None. Every
+    experiment is searched unless ``project`` or ``experiments`` narrow it.
+
+    MLflow's spellings work too: ``filter_string=``, ``experiment_names=``,
+    ``output_format="pandas"|"list"`` and ``search_all_experiments=`` (the default here).
     """
+    filter = renamed(filter or None, filter_string, "filter", "filter_string") or ""
+    experiments = renamed(experiments, experiment_names, "experiments", "experiment_names")
+    if output_format is not None:
+        if output_format not in ("pandas", "list"):
+            raise InvalidInput(
+                f"output_format must be 'pandas' or 'list' (MLflow's values); got {output_format!r}."
+            )
+        output = "frame" if output_format == "pandas" else "runs"
+    _ = search_all_experiments  # searching every experiment is already the default
     buffer.flush()
     arguments: dict[str, Any] = dict(
         filter=filter,
@@ -82,8 +125,8 @@ def search_runs(
         page_token=page_token,
     )
     if output == "runs":
-        return _backend.get_backend().search_runs(**arguments).runs
-    table = _backend.get_backend().search_runs_table(**arguments)
+        return get_backend().search_runs(**arguments).runs
+    table = get_backend().search_runs_table(**arguments)
     frame = table_frame(table)
     frame.attrs["next_page_token"] = table.next_page_token
     return frame
@@ -159,7 +202,7 @@ class RunComparison:
         differs = {str(k): bool(v) for k, v in self.differs.items()}
         for label, row in self.table.iterrows():
             cls = ' class="differs"' if differs[str(label)] else ""
-            cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+            cells = "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row)
             rows.append(f"<tr{cls}><th>{html.escape(str(label))}</th>{cells}</tr>")
         style = (
             "<style>tr.differs{background:#fff3bf;font-weight:600}td,th{padding:2px 8px}</style>"
@@ -174,7 +217,8 @@ class RunComparison:
         return marked.to_string()
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """Return a value as a comparison shows it (6 significant digits, — for missing)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
     if isinstance(value, float):
@@ -188,7 +232,7 @@ def compare_runs(run_ids: Sequence[str], *, backend: Backend | None = None) -> R
         raise InvalidInput(f"compare_runs needs at least two run ids; got {len(run_ids)}.")
     if backend is None:
         buffer.flush()
-        backend = _backend.get_backend()
+        backend = get_backend()
     runs = [backend.get_run(rid) for rid in run_ids]
     envs = {
         r.environment_id: backend.get_environment(r.environment_id)
@@ -196,9 +240,10 @@ def compare_runs(run_ids: Sequence[str], *, backend: Backend | None = None) -> R
         if r.environment_id
     }
     fields = comparison_fields(runs, envs)
-    table = pd.DataFrame.from_dict(fields, orient="index", columns=_column_names(runs))
+    table = pd.DataFrame.from_dict(fields, orient="index", columns=comparison_columns(runs))
     differs = pd.Series(
-        {label: len({_fmt(v) for v in values}) > 1 for label, values in fields.items()}, dtype=bool
+        {label: len({format_value(v) for v in values}) > 1 for label, values in fields.items()},
+        dtype=bool,
     )
     return RunComparison(table=table, differs=differs)
 
@@ -242,7 +287,8 @@ def comparison_fields(runs: Sequence[Run], envs: Mapping[str, Environment]) -> d
     return fields
 
 
-def _column_names(runs: Sequence[Run]) -> list[str]:
+def comparison_columns(runs: Sequence[Run]) -> list[str]:
+    """Return the column title of each run in a comparison: its name, made unique."""
     names = [r.name for r in runs]
     if len(set(names)) == len(names):
         return names

@@ -29,10 +29,10 @@ from steward.develop._models import (
     RunStatus,
 )
 from steward.develop._project_ops import DEFAULT, experiment_id
-from steward.develop._service import Service
-from steward.develop._validate import check_key, check_name, param_value
 from steward.errors import Conflict, InvalidInput, NotFound
+from steward.service import Service, require_run
 from steward.store import Transaction, bulk_insert, greatest, least, tables, upsert
+from steward.validation import check_artifact_path, check_key, check_name, param_value
 
 r, e, p = tables.runs, tables.experiments, tables.projects
 _RUN_COLUMNS = (
@@ -111,19 +111,6 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def require_run(conn: Connection, run_id: str) -> Any:
-    """Return the run row ``run_id`` or raise NotFound."""
-    row = conn.execute(
-        select(r.c.id, r.c.status, r.c.end_time, r.c.experiment_id).where(r.c.id == run_id)
-    ).first()
-    if row is None:
-        raise NotFound(
-            f"Run {run_id!r} does not exist. List run ids with `steward runs list` "
-            "or steward.search_runs()."
-        )
-    return row
-
-
 def catalogue_keys(tx: Transaction, experiment_id: int, **keys: list[str]) -> None:
     """Record the metric/param/tag keys an experiment uses (for column choosers at scale)."""
     rows = [
@@ -133,17 +120,6 @@ def catalogue_keys(tx: Transaction, experiment_id: int, **keys: list[str]) -> No
     ]
     if rows:
         tx.conn.execute(upsert(tx.conn, tables.experiment_keys).on_conflict_do_nothing(), rows)
-
-
-def check_artifact_path(path: str) -> str:
-    """Return ``path`` if it is a clean relative artifact path."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or any(x in {"", ".", ".."} for x in parts):
-        raise InvalidInput(
-            f"The artifact path {path!r} is not valid: use a relative path with '/' "
-            "separators and no '.', '..' or empty parts, e.g. 'plots/roc.png'."
-        )
-    return path
 
 
 class RunOps(Service):

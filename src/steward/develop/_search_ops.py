@@ -27,8 +27,8 @@ from steward._operations import operation
 from steward.develop._filter import BoolOp, Comparison, parse_filter
 from steward.develop._models import KeyValues, RunKeys, RunPage, RunTable
 from steward.develop._run_ops import load_runs, run_query
-from steward.develop._service import Service
 from steward.errors import InvalidInput
+from steward.service import Service
 from steward.store import tables
 
 r, e, p = tables.runs, tables.experiments, tables.projects

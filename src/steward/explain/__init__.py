@@ -5,6 +5,7 @@ from steward.explain._card import ModelCard, model_card
 from steward.explain._fairness import ColumnFairness, FairnessReport, FourFifths, fairness_report
 from steward.explain._pdp import PartialDependence, partial_dependence
 from steward.explain._segments import Segment, SegmentReport, segment_metrics
+from steward.explain._shap_figures import importance_figure, prediction_figure, summary_figure
 from steward.explain._shapley import (
     Explainer,
     ExplainerSettings,
@@ -14,10 +15,7 @@ from steward.explain._shapley import (
     clear_explainer_cache,
     explain_prediction,
     global_importance,
-    importance_figure,
     make_explainer,
-    prediction_figure,
-    summary_figure,
 )
 from steward.explain._whatif import Flip, FlipResult, smallest_flip, what_if
 

@@ -11,17 +11,29 @@ when absent, never invented.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from steward import _backend
-from steward.errors import InvalidInput, StewardError
-from steward.explain._inputs import resolve_data, resolve_model, version_data
-from steward.registry._models import ModelFile, ModelVersion
+from steward.context import get_backend
+from steward.errors import InvalidInput, StewardError, did_you_mean
+from steward.explain._fairness import fairness_report
+from steward.explain._inputs import resolve_data, resolve_model
+from steward.explain._pdp import partial_dependence
+from steward.explain._segments import segment_metrics
+from steward.explain._shap_figures import importance_figure
+from steward.explain._shapley import global_importance
+from steward.registry import (
+    EvaluationData,
+    ModelFile,
+    ModelVersion,
+    evaluation_data,
+    get_model_version,
+    load_model,
+)
+from steward.report import html_page
 
 PERSON_SECTIONS = {
     "intended_use": "Primary intended uses",
@@ -47,21 +59,7 @@ class ModelCard:
 
     def to_html(self) -> str:
         """Return a self-contained HTML page (Plotly's script inlined once; works offline)."""
-        from steward.registry._summary import _html
-
-        page = _html(self.markdown, f"Model card: {self.model} v{self.version}")
-        if not self.figures:
-            return page
-        charts = []
-        for i, (title, figure) in enumerate(self.figures.items()):
-            include = i == 0  # plotly.js inlined with the first figure only
-            charts.append(
-                f"<h3>{html.escape(title)}</h3>"
-                + figure.to_html(
-                    full_html=False, include_plotlyjs=include, config={"displaylogo": False}
-                )
-            )
-        return page.replace("</body>", "<h2>Figures</h2>" + "".join(charts) + "</body>")
+        return html_page(self.markdown, f"Model card: {self.model} v{self.version}", self.figures)
 
 
 def model_card(
@@ -75,27 +73,32 @@ def model_card(
 ) -> ModelCard:
     """Return the model card of a registered version (and attach it to the version).
 
-    ``data`` is the evaluation data (default: the evaluation dataset the version's run
-    read, else its training data); ``target`` the label column (default: the one column
-    of that data that is not a model input). The card is stored with the version as
-    ``reports/model_card.md`` and ``reports/model_card.html`` unless ``save=False``.
+    ``data`` is the evaluation data: a DataFrame, a dataset name or a data file (default:
+    the evaluation dataset the version's run read, else its training data); ``target``
+    the label column (default: the one column of that data that is not a model input).
+    Without any of these, the card is still built: its explanations use the logged input
+    example plus rows sampled within the signature, and the sections that need outcomes
+    (performance, fairness) say plainly that evaluation data is missing. The card is
+    stored with the version as ``reports/model_card.md`` and ``reports/model_card.html``
+    unless ``save=False``.
     """
-    from steward.registry._api import get_model_version, load_model
-
     started = time.perf_counter()
     version = get_model_version(model_uri)
     loaded = load_model(version.uri)
     explained = resolve_model(loaded)
-    frame, described = version_data(version, data, purpose="evaluate the model on")
+    evaluation = evaluation_data(version, data, purpose="evaluate the model on", rows=max_rows)
+    frame, described = evaluation.frame, evaluation.description
     resolve_data(frame, explained)
-    target = target or _target(frame, explained.features, _sensitive_columns(version, frame))
-    if target not in frame.columns:
+    if target is None and evaluation.labeled:
+        target = _target(frame, explained.features, _sensitive_columns(version, frame))
+    elif target is not None and target not in frame.columns:
         raise InvalidInput(
             f"The target column {target!r} is not in the evaluation data ({described})."
+            f"{did_you_mean(target, map(str, frame.columns))}"
         )
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=0)
-    backend = _backend.get_backend()
+    backend = get_backend()
     registered = backend.get_registered_model(version.model)
     tags = {**registered.tags, **version.tags}
     missing: list[str] = []
@@ -122,27 +125,34 @@ def model_card(
     lines += ["", "## Metrics", ""]
     lines += _metrics_table(m.metrics)
     lines += ["## Training data", "", *_datasets(version, "training")]
-    lines += [
-        "## Evaluation data",
-        "",
-        *_datasets(version, "evaluation"),
-        f"Analyses below use {len(frame)} rows of {described}; target column `{target}`.",
-        "",
-    ]
+    lines += ["## Evaluation data", "", *_datasets(version, "evaluation")]
+    if target is not None:
+        lines += [
+            f"Analyses below use {len(frame)} rows of {described}; target column `{target}`.",
+            "",
+        ]
+    else:
+        missing.append("evaluation data")
+        lines += [
+            f"_Missing: {_no_outcomes(evaluation)} Explanations below use {len(frame)} rows of {described}._",
+            "",
+        ]
     lines += ["## Quantitative analyses", ""]
     task = explained.task
-    if groups:
-        from steward.explain._segments import segment_metrics
-
+    if target is None:
+        lines += [
+            "_Not computed: performance per segment and fairness need evaluation data with "
+            "outcomes (see Evaluation data)._",
+            "",
+        ]
+    elif groups:
         report = segment_metrics(loaded, frame, target=target, by=groups[0], n_boot=100)
         lines += [report.to_markdown(), ""]
         figures[f"Metrics per {groups[0]}"] = report.figure()
         for extra in groups[1:]:
             more = segment_metrics(loaded, frame, target=target, by=extra, n_boot=100)
             lines += [more.to_markdown(), ""]
-    if task == "classification" and sensitive:
-        from steward.explain._fairness import fairness_report
-
+    if target is not None and task == "classification" and sensitive:
         try:
             fairness = fairness_report(loaded, frame, target=target, sensitive=sensitive)
             lines += [fairness.to_markdown(), ""]
@@ -183,11 +193,26 @@ def model_card(
     return card
 
 
-def _target(frame: pd.DataFrame, features: list[str], sensitive: list[str]) -> str:
-    """Return the data's one column that is neither a model input nor a sensitive attribute."""
+def _no_outcomes(evaluation: EvaluationData) -> str:
+    """Return why a card has no outcomes to evaluate on, and how to give them."""
+    how = (
+        "pass data= (a DataFrame, a dataset name or a file; `--data` on the command line) "
+        "with the label column, or record it in training with "
+        "steward.log_input(dataset, context='evaluation')"
+    )
+    if evaluation.labeled:
+        return f"the evaluation data ({evaluation.description}) has no label column: {how}."
+    return f"no evaluation data with outcomes was given, and the version's run recorded no dataset: {how}."
+
+
+def _target(frame: pd.DataFrame, features: list[str], sensitive: list[str]) -> str | None:
+    """Return the data's one column that is neither a model input nor a sensitive attribute
+    (None when the data holds only inputs: it has no outcomes)."""
     others = [str(c) for c in frame.columns if c not in features and c not in sensitive]
     if len(others) == 1:
         return others[0]
+    if not others:
+        return None
     raise InvalidInput(
         f"Cannot tell the target column: the data has {len(others)} columns that are not model "
         f"inputs ({', '.join(others) or 'none'}). Pass target='...'."
@@ -239,7 +264,7 @@ def _datasets(version: ModelVersion, context: str) -> list[str]:
     refs = [d for d in version.manifest.datasets if d.context == context]
     if not refs:
         return [f"_No {context} dataset was recorded by the run._", ""]
-    backend = _backend.get_backend()
+    backend = get_backend()
     lines = []
     for ref in refs:
         meta = backend.get_dataset_version(ref.dataset, ref.version)
@@ -253,7 +278,7 @@ def _datasets(version: ModelVersion, context: str) -> list[str]:
 
 
 def _sensitive_columns(version: ModelVersion, frame: pd.DataFrame) -> list[str]:
-    backend = _backend.get_backend()
+    backend = get_backend()
     found: list[str] = []
     for ref in version.manifest.datasets:
         for col in backend.get_dataset_version(ref.dataset, ref.version).sensitive_columns:
@@ -265,9 +290,6 @@ def _sensitive_columns(version: ModelVersion, frame: pd.DataFrame) -> list[str]:
 def _explanations(
     model: Any, frame: pd.DataFrame, features: list[str], figures: dict[str, Any]
 ) -> list[str]:
-    from steward.explain._pdp import partial_dependence
-    from steward.explain._shapley import global_importance, importance_figure
-
     lines: list[str] = []
     try:
         importance = global_importance(model, frame, max_rows=500)
@@ -320,7 +342,7 @@ def _environment_and_lineage(version: ModelVersion) -> list[str]:
     ]
     if exports:
         lines.append(f"- Portable exports with parity reports: {', '.join(exports)}")
-    history = _backend.get_backend().get_alias_history(version.model)
+    history = get_backend().get_alias_history(version.model)
     moves = [h for h in history if version.version in (h.from_version, h.to_version)]
     for h in moves:
         when = dt.datetime.fromtimestamp(h.time, dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -331,7 +353,7 @@ def _environment_and_lineage(version: ModelVersion) -> list[str]:
 
 
 def _attach(version: ModelVersion, card: ModelCard) -> list[ModelFile]:
-    backend = _backend.get_backend()
+    backend = get_backend()
     files = []
     for path, content in (
         ("reports/model_card.md", card.markdown.encode()),

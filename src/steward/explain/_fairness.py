@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steward.develop._models import DatasetVersion
+from steward.develop import DatasetVersion, get_dataset
 from steward.errors import InvalidInput, NotFound
 from steward.explain._inputs import Explained, resolve_model
 from steward.explain._segments import (
@@ -30,8 +30,7 @@ from steward.explain._segments import (
     score_data,
     segment_column,
 )
-from steward.registry._loaded import LoadedModel
-from steward.registry._models import Manifest
+from steward.registry import LoadedModel, Manifest
 
 FOUR_FIFTHS = 0.8
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
@@ -346,8 +345,6 @@ def _sensitive(
     given: str | Sequence[str] | None, data: Any, manifest: Manifest | None
 ) -> tuple[list[str], str, list[str]]:
     """Return the columns to analyse, where they came from, and every declared sensitive one."""
-    from steward.develop import get_dataset
-
     version: DatasetVersion | None = None
     if isinstance(data, DatasetVersion):
         version = data

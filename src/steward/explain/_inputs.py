@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steward.develop._models import DatasetVersion
+from steward.data import as_frame
 from steward.errors import InvalidInput, did_you_mean
-from steward.registry._loaded import LoadedModel
-from steward.registry._models import ModelVersion, Signature
+from steward.registry import LoadedModel, ModelVersion, Signature, load_model
 
 
 @dataclass
@@ -47,8 +46,6 @@ class Explained:
 def resolve_model(model: Any) -> Explained:
     """Return the explanation view of a URI, a LoadedModel or a fitted estimator."""
     if isinstance(model, str):
-        from steward.registry import load_model
-
         model = load_model(model)
     if isinstance(model, LoadedModel):
         signature = model.signature
@@ -85,24 +82,7 @@ def resolve_data(data: Any, explained: Explained | None = None) -> pd.DataFrame:
     Checks that the model's feature columns are present and fills ``explained.features``
     from the data when the model did not record them.
     """
-    if isinstance(data, DatasetVersion):
-        from steward.develop import load_dataset
-
-        frame = load_dataset(data.dataset, data.version)
-    elif isinstance(data, str):
-        from steward.develop import load_dataset
-
-        name, _, version = data.partition("@")
-        frame = load_dataset(
-            name, int(version.lstrip("v")) if version and version != "latest" else 0
-        )
-    elif isinstance(data, pd.DataFrame):
-        frame = data
-    else:
-        raise InvalidInput(
-            f"Explanations take a DataFrame or a dataset name ('credit' or 'credit@2'); got "
-            f"{type(data).__name__}."
-        )
+    frame = as_frame(data, what="Explanations' data")
     if explained is not None:
         if not explained.features:
             explained.features = [str(c) for c in frame.columns]
@@ -124,23 +104,3 @@ def require_column(frame: pd.DataFrame, column: str, what: str = "column") -> st
             f"Columns are: {', '.join(map(str, frame.columns))}."
         )
     return column
-
-
-def version_data(version: ModelVersion, data: Any, *, purpose: str) -> tuple[pd.DataFrame, str]:
-    """Return the data to ``purpose`` for a model version, and a description of it.
-
-    ``data`` (a DataFrame or a dataset name) wins; otherwise the evaluation dataset the
-    version's run read, else its training dataset.
-    """
-    if data is not None:
-        return resolve_data(data), "the given data" if isinstance(data, pd.DataFrame) else str(data)
-    refs = sorted(version.manifest.datasets, key=lambda d: d.context != "evaluation")
-    if not refs:
-        raise InvalidInput(
-            f"Version {version.version} of {version.model!r} records no dataset to {purpose} "
-            "(its run logged no inputs). Pass data= (a DataFrame or a dataset name)."
-        )
-    ref = refs[0]
-    return resolve_data(
-        f"{ref.dataset}@{ref.version}"
-    ), f"{ref.dataset}@{ref.version} ({ref.context})"

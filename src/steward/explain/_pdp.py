@@ -17,7 +17,7 @@ import pandas as pd
 
 from steward.errors import InvalidInput, did_you_mean
 from steward.explain._inputs import Explained, require_column, resolve_data, resolve_model
-from steward.registry._signature import validate
+from steward.registry import validate_frame
 
 Kind = Literal["average", "individual", "both"]
 KINDS = ("average", "individual", "both")
@@ -311,7 +311,7 @@ def with_feature_names(explained: Explained) -> Explained:
 def _model_inputs(explained: Explained, frame: pd.DataFrame) -> pd.DataFrame:
     """Return the model's feature columns of ``frame``, typed as its signature says when it has one."""
     if explained.signature is not None:
-        return validate(frame, explained.signature, unseen="ignore", nulls="ignore")
+        return validate_frame(frame, explained.signature, unseen="ignore", nulls="ignore")
     return frame[explained.features]
 
 

@@ -22,10 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,9 +32,20 @@ from pydantic import BaseModel
 
 from steward.errors import InvalidInput
 from steward.explain._inputs import Explained, resolve_data, resolve_model
+from steward.explain._shap_engines import (
+    AgnosticEngine,
+    Engine,
+    NoTree,
+    agnostic_kind,
+    as_2d,
+    excess_error,
+    flavor_name,
+    load_shap,
+    tree_engine,
+)
+from steward.registry import LoadedModel, get_model_version
 
 Algorithm = Literal["auto", "tree", "permutation", "kernel"]
-_TREE_OUTPUTS = {"probability", "raw_value"}  # shap tree outputs that are the score itself
 
 
 class ExplainerSettings(BaseModel):
@@ -136,7 +144,7 @@ class PredictionExplanation:
 class Explainer:
     """A shap explainer bound to one model, its background and its settings."""
 
-    def __init__(self, explained: Explained, settings: ExplainerSettings, engine: _Engine) -> None:
+    def __init__(self, explained: Explained, settings: ExplainerSettings, engine: Engine) -> None:
         self.explained = explained
         self.settings = settings
         self._engine = engine
@@ -146,7 +154,7 @@ class Explainer:
         """Return the Shapley values of every row of ``data``, checked against the model's output."""
         frame = _rows(resolve_data(data, self.explained), self.explained.features)
         values, base = self._engine.shap(frame)
-        output = _as_2d(self.explained.score(frame))
+        output = as_2d(self.explained.score(frame))
         self._check(values, base, output)
         return self._assemble(frame, values, base, output)
 
@@ -158,7 +166,7 @@ class Explainer:
         return self._assemble(frame, values, base, base + values.sum(axis=1))
 
     def _check(self, values: np.ndarray, base: np.ndarray, output: np.ndarray) -> None:
-        error = _excess_error(values, base, output)
+        error = excess_error(values, base, output)
         if error is not None:
             raise InvalidInput(
                 f"shap's {self.settings.method} explainer does not reproduce this model's "
@@ -227,12 +235,12 @@ def make_explainer(
             "background= a DataFrame of training rows so that the explainer knows them."
         )
     multiclass = explained.task == "classification" and len(explained.classes or []) > 2
-    flavor = _flavor(explained)
-    engine: _Engine | None = None
+    flavor = flavor_name(explained)
+    engine: Engine | None = None
     if algorithm in ("auto", "tree"):
         try:
-            engine, reason = _tree_engine(explained, bg, multiclass)
-        except _NoTree as exc:
+            engine, reason = tree_engine(explained, bg, multiclass)
+        except NoTree as exc:
             if algorithm == "tree":
                 raise InvalidInput(f"algorithm='tree' is not possible here: {exc}.") from None
             reason = str(exc)
@@ -240,7 +248,7 @@ def make_explainer(
         reason = f"algorithm={algorithm!r} was requested"
     if engine is None:
         n = len(explained.features)
-        kind = algorithm if algorithm in ("permutation", "kernel") else _agnostic_kind(n)
+        kind = algorithm if algorithm in ("permutation", "kernel") else agnostic_kind(n)
         if algorithm == "auto":
             exact = (
                 f" (exact: all {2**n - 2} coalitions of the {n} features)"
@@ -253,7 +261,7 @@ def make_explainer(
                 f"The model-agnostic explainer needs a background sample ({reason}). Pass "
                 "background= a DataFrame or dataset name with a few hundred training rows."
             )
-        engine = _AgnosticEngine(explained, bg, kind, seed)
+        engine = AgnosticEngine(explained, bg, kind, seed)
     if engine.uses_background:
         rows, digest = len(bg) if bg is not None else 0, _sha256(bg) if bg is not None else None
     else:
@@ -270,340 +278,9 @@ def make_explainer(
         background_sha256=digest,
         seed=seed,
         max_evals=getattr(engine, "max_evals", None),
-        shap_version=_shap().__version__,
+        shap_version=load_shap().__version__,
     )
     return Explainer(explained, settings, engine)
-
-
-class _Engine:
-    """What computes Shapley values: (rows, features, outputs) values and (rows, outputs) bases."""
-
-    kind: Literal["tree", "permutation", "kernel"]
-    method: str
-    uses_background = True
-    verified = False
-
-    def shap(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-
-@dataclass
-class _Layout:
-    """Where a tree model sits: the preprocessing before it, and where its features come from."""
-
-    prep: Any  # the Pipeline steps before the model, or None
-    model: Any
-    columns: np.ndarray  # the input column of each feature the model sees
-    n_features: int
-
-
-class _TreeEngine(_Engine):
-    kind = "tree"
-
-    def __init__(self, explainer: Any, layout: _Layout, n_out: int) -> None:
-        self.explainer, self.n_out = explainer, n_out
-        self.prep, self.model = layout.prep, layout.model
-        self.method = str(explainer.feature_perturbation)
-        self.uses_background = self.method == "interventional"
-        self.project = np.zeros((len(layout.columns), layout.n_features))  # model -> input column
-        self.project[np.arange(len(layout.columns)), layout.columns] = 1.0
-
-    def matrix(self, frame: pd.DataFrame) -> Any:
-        if self.prep is None:
-            return frame
-        out = self.prep.transform(frame)
-        out = np.ascontiguousarray(
-            out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64
-        )
-        names = getattr(self.model, "feature_names_in_", None)
-        return (
-            pd.DataFrame(out, columns=names)
-            if names is not None and len(names) == out.shape[1]
-            else out
-        )
-
-    def shap(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        raw = np.asarray(self.explainer.shap_values(self.matrix(frame), check_additivity=False))
-        base = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=float)).ravel()
-        values = raw[:, :, None] if raw.ndim == 2 else raw
-        if values.shape[2] == 2 and self.n_out == 1:  # binary classifier: keep the positive class
-            values, base = values[:, :, 1:], base[1:]
-        if values.shape[2] != self.n_out or base.size != self.n_out:
-            raise InvalidInput(
-                f"shap's tree explainer returned {values.shape[2]} outputs; expected {self.n_out}."
-            )
-        values = np.einsum("ntk,tm->nmk", values, self.project)
-        return values, np.repeat(base[None, :], len(frame), axis=0)
-
-
-class _AgnosticEngine(_Engine):
-    verified = True  # kernel and permutation values add up to the output by construction
-
-    def __init__(
-        self,
-        explained: Explained,
-        bg: pd.DataFrame,
-        kind: Literal["permutation", "kernel"],
-        seed: int,
-    ) -> None:
-        shap = _shap()
-        self.kind = kind
-        self.method = kind
-        self.seed = seed
-        self.codec = _Codec(bg)
-        n = len(
-            explained.features
-        )  # permutation: 10 permutations; kernel: all coalitions or 2M+2048
-        self.max_evals = 10 * (2 * n + 1) if kind == "permutation" else min(2**n - 2, 2 * n + 2048)
-        background = self.codec.encode(bg)
-
-        def score(codes: np.ndarray) -> np.ndarray:
-            return explained.score(self.codec.decode(codes))
-
-        with _seeded(seed):
-            if kind == "permutation":
-                masker = shap.maskers.Independent(background, max_samples=len(background))
-                self.explainer = shap.PermutationExplainer(score, masker, seed=seed)
-            else:
-                self.explainer = shap.KernelExplainer(score, background)
-
-    def shap(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        codes = self.codec.encode(frame)
-        with _seeded(self.seed):
-            if self.kind == "permutation":
-                result = self.explainer(codes, max_evals=self.max_evals, silent=True)
-                values, base = (
-                    np.asarray(result.values),
-                    np.asarray(result.base_values, dtype=float),
-                )
-            else:
-                values = np.asarray(
-                    self.explainer.shap_values(codes, nsamples=self.max_evals, silent=True)
-                )
-                expected = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=float))
-                base = np.repeat(expected[None, :], len(frame), axis=0)
-        values = values[:, :, None] if values.ndim == 2 else values
-        return values, base.reshape(len(frame), -1)
-
-
-def _agnostic_kind(n_features: int) -> Literal["permutation", "kernel"]:
-    """Kernel SHAP over every coalition is exact and quick for a few features; permutation scales."""
-    return "kernel" if n_features <= 11 else "permutation"
-
-
-class _NoTree(Exception):
-    """Why shap's tree explainer cannot explain this model's score exactly."""
-
-
-def _tree_engine(
-    explained: Explained, bg: pd.DataFrame | None, multiclass: bool
-) -> tuple[_TreeEngine, str]:
-    """Return shap's tree explainer for the model and why, or raise _NoTree saying why not."""
-    from sklearn.pipeline import Pipeline
-
-    shap = _shap()
-    estimator, prep = explained.estimator, None
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-        estimator, prep = estimator.steps[-1][1], estimator[:-1]
-    name = type(estimator).__name__
-    try:
-        path = shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
-    except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        detail = "" if detail.startswith("Model type not yet supported") else f" ({detail[:120]})"
-        raise _NoTree(
-            f"flavor {_flavor(explained)} has no tree structure ({name}){detail}"
-        ) from None
-    columns = np.arange(len(explained.features))
-    if prep is not None:
-        mapped = _input_columns(
-            prep, explained.features, getattr(estimator, "n_features_in_", None)
-        )
-        if mapped is None:
-            raise _NoTree(
-                f"the pipeline's steps before {name} mix input columns, so tree SHAP values "
-                "cannot be summed back into them"
-            )
-        columns = mapped
-    layout = _Layout(prep, estimator, columns, len(explained.features))
-    tree_output = getattr(path.model, "tree_output", None)
-    if explained.task != "classification" or tree_output == "probability":
-        if tree_output not in _TREE_OUTPUTS:
-            raise _NoTree(f"shap reads the {tree_output} output of {name}, not its prediction")
-        engine = _TreeEngine(path, layout, len(explained.classes or []) if multiclass else 1)
-        why = "path-dependent, the trees' training cover as background"
-    elif multiclass:
-        raise _NoTree(
-            f"shap's tree explainer cannot give the class probabilities of a multi-class {name}"
-        )
-    elif bg is None:
-        raise _NoTree(
-            f"shap explains the probabilities of {name} against a background sample, and none was given"
-        )
-    else:
-        try:
-            data = _TreeEngine(path, layout, 1).matrix(bg)
-            inter = shap.TreeExplainer(
-                estimator, data, feature_perturbation="interventional", model_output="probability"
-            )
-        except Exception as exc:
-            raise _NoTree(
-                f"shap's tree explainer cannot give the probabilities of {name} ({str(exc)[:120]})"
-            ) from None
-        engine = _TreeEngine(inter, layout, 1)
-        why = "interventional, on the background sample, for the probability"
-    why = f"{name} is a tree ensemble: exact TreeExplainer ({why})"
-    if prep is not None:
-        why += "; the pipeline's transformed features are summed back into their input columns"
-    if bg is not None:  # check against the model itself before trusting shap's reading of it
-        probe = bg.head(5)
-        try:
-            values, base = engine.shap(probe)
-            error = _excess_error(values, base, _as_2d(explained.score(probe)))
-        except Exception as exc:
-            raise _NoTree(f"shap's tree explainer failed on {name} ({str(exc)[:120]})") from None
-        if error is not None:
-            raise _NoTree(
-                f"shap's tree explainer does not reproduce the output of {name} (off by {error:.2g})"
-            )
-        engine.verified = True
-    return engine, why
-
-
-def _excess_error(values: np.ndarray, base: np.ndarray, output: np.ndarray) -> float | None:
-    """Return how far base + values is from the output when beyond rounding, else None."""
-    error = float(np.abs(base + values.sum(axis=1) - output).max())
-    return error if error > 1e-4 * max(1.0, float(np.abs(output).max())) else None
-
-
-def _input_columns(prep: Any, features: list[str], n_out: int | None) -> np.ndarray | None:
-    """Return, for each feature the preprocessing outputs, the index of its input column."""
-    names = [str(n) for n in getattr(prep, "feature_names_in_", features)]
-    if n_out is None or any(n not in features for n in names):
-        return None
-    try:
-        mapping = _column_map(prep, len(names), n_out)
-    except Exception:  # an unusual column spec: fall back to the agnostic explainer
-        return None
-    return (
-        None
-        if mapping is None
-        else np.array([features.index(names[j]) for j in mapping], dtype=int)
-    )
-
-
-def _column_map(step: Any, n_in: int, n_out: int) -> list[int] | None:
-    """Return the input column behind each output column of a fitted transformer, or None."""
-    from sklearn.base import OneToOneFeatureMixin
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
-
-    if n_out == 0:
-        return []
-    one_to_one = isinstance(step, OneToOneFeatureMixin) or (
-        isinstance(step, FunctionTransformer) and step.feature_names_out == "one-to-one"
-    )
-    if step is None or (isinstance(step, str) and step == "passthrough") or one_to_one:
-        return list(range(n_in)) if n_in == n_out else None
-    if n_in == 1:
-        return [0] * n_out
-    if isinstance(step, Pipeline):
-        steps = [
-            s
-            for _, s in step.steps
-            if not (s is None or (isinstance(s, str) and s == "passthrough"))
-        ]
-        mapping, width = list(range(n_in)), n_in
-        for i, sub in enumerate(steps):
-            out = n_out if i == len(steps) - 1 else getattr(steps[i + 1], "n_features_in_", None)
-            inner = None if out is None else _column_map(sub, width, out)
-            if inner is None or out is None:
-                return None
-            mapping, width = [mapping[j] for j in inner], out
-        return mapping if width == n_out else None
-    if isinstance(step, ColumnTransformer):
-        result: list[int] = [-1] * n_out
-        names = [str(n) for n in getattr(step, "feature_names_in_", [])]
-        for name, transformer, cols in step.transformers_:
-            if isinstance(transformer, str) and transformer == "drop":
-                continue
-            idx = _indices(cols, names, n_in)
-            out = step.output_indices_[name]
-            inner = _column_map(transformer, len(idx), out.stop - out.start)
-            if inner is None:
-                return None
-            result[out] = [idx[j] for j in inner]
-        return None if -1 in result else result
-    if isinstance(step, SimpleImputer):  # drops all-missing columns, may add indicators
-        kept = [
-            i for i, v in enumerate(step.statistics_) if step.keep_empty_features or not pd.isna(v)
-        ]
-        indicator = getattr(step, "indicator_", None)
-        mapping = kept + ([int(i) for i in indicator.features_] if indicator is not None else [])
-        return mapping if len(mapping) == n_out else None
-    if isinstance(step, OneHotEncoder):
-        drop = getattr(step, "drop_idx_", None)
-        rare = getattr(step, "infrequent_categories_", None)
-        counts = []
-        for i, cats in enumerate(step.categories_):
-            n = len(cats) if rare is None or rare[i] is None else len(cats) - len(rare[i]) + 1
-            counts.append(n - (drop is not None and drop[i] is not None))
-        mapping = [i for i, c in enumerate(counts) for _ in range(c)]
-        return mapping if len(mapping) == n_out else None
-    return None
-
-
-def _indices(cols: Any, names: list[str], n_in: int) -> list[int]:
-    if isinstance(cols, slice):
-        if isinstance(cols.start, str) or isinstance(cols.stop, str):  # includes the stop
-            start = names.index(cols.start) if cols.start is not None else 0
-            stop = names.index(cols.stop) + 1 if cols.stop is not None else n_in
-            return list(range(start, stop))
-        return list(range(n_in))[cols]
-    if isinstance(cols, str | int):
-        cols = [cols]
-    array = np.asarray(cols)
-    if array.dtype == bool:
-        return [int(i) for i in np.flatnonzero(array)]
-    return [names.index(c) if isinstance(c, str) else int(c) for c in cols]
-
-
-class _Codec:
-    """Each column's values as integer codes, so that shap's numeric maskers can mix rows."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.columns = list(frame.columns)
-        self.tables = [pd.Index(frame[c].unique()) for c in self.columns]
-
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        codes = np.empty((len(frame), len(self.columns)))
-        for j, column in enumerate(self.columns):
-            found = self.tables[j].get_indexer(frame[column])
-            if (found < 0).any():  # values the background lacks: extend the table
-                new = frame[column][found < 0].unique()
-                self.tables[j] = self.tables[j].append(pd.Index(new))
-                found = self.tables[j].get_indexer(frame[column])
-            codes[:, j] = found
-        return codes
-
-    def decode(self, codes: np.ndarray) -> pd.DataFrame:
-        index = codes.astype(np.intp)
-        return pd.DataFrame(
-            {c: self.tables[j].take(index[:, j]) for j, c in enumerate(self.columns)}
-        )
-
-
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Seed numpy's global generator (shap's explainers draw from it), then restore it."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 _CACHE: OrderedDict[tuple[Any, Any], tuple[Any, Any, Explainer]] = OrderedDict()
@@ -679,90 +356,6 @@ def global_importance(
     return make_explainer(explained, frame, seed=seed).explain(frame).importance()
 
 
-def importance_figure(importance: pd.DataFrame | ShapExplanation, *, top: int = 20) -> Any:
-    """Return a Plotly bar chart of mean |SHAP| per feature (a ``plotly.graph_objects.Figure``)."""
-    import plotly.graph_objects as go
-
-    table = importance.importance() if isinstance(importance, ShapExplanation) else importance
-    table = table.head(top).iloc[::-1]
-    figure = go.Figure(go.Bar(x=table["mean_abs_shap"], y=table["feature"], orientation="h"))
-    output = table.attrs.get("settings", {}).get("output", "model output")
-    figure.update_layout(
-        title="Feature importance (mean |SHAP value|)", xaxis_title=f"mean |SHAP| on the {output}"
-    )
-    return figure
-
-
-def summary_figure(explanation: ShapExplanation, *, top: int = 15, seed: int = 0) -> Any:
-    """Return a Plotly beeswarm-like summary: each row's SHAP value per feature, coloured by the value."""
-    import plotly.graph_objects as go
-
-    features = list(explanation.importance()["feature"].head(top))[::-1]
-    rng = np.random.default_rng(seed)
-    xs, ys, colours, texts = [], [], [], []
-    for position, feature in enumerate(features):
-        column = explanation.data[feature]
-        ranked = (
-            column.rank(pct=True)
-            if pd.api.types.is_numeric_dtype(column)
-            else column.astype("category").cat.codes.rank(pct=True)
-        )
-        xs.append(explanation.values[feature].to_numpy())
-        ys.append(position + rng.uniform(-0.3, 0.3, len(column)))
-        colours.append(ranked.fillna(0.5).to_numpy())
-        texts.append([f"{feature} = {v}" for v in column])
-    figure = go.Figure(
-        go.Scattergl(
-            x=np.concatenate(xs),
-            y=np.concatenate(ys),
-            mode="markers",
-            text=[t for part in texts for t in part],
-            marker={
-                "color": np.concatenate(colours),
-                "colorscale": "RdBu_r",
-                "size": 5,
-                "opacity": 0.7,
-                "colorbar": {
-                    "title": "feature value",
-                    "tickvals": [0, 1],
-                    "ticktext": ["low", "high"],
-                },
-            },
-        )
-    )
-    figure.update_layout(
-        title=f"SHAP values ({explanation.settings.output})",
-        xaxis_title="SHAP value",
-        yaxis={"tickvals": list(range(len(features))), "ticktext": features},
-    )
-    return figure
-
-
-def prediction_figure(explanation: PredictionExplanation, *, top: int = 10) -> Any:
-    """Return a Plotly waterfall from the base value to one prediction's output."""
-    import plotly.graph_objects as go
-
-    shown = explanation.contributions.head(top)
-    rest = float(explanation.contributions["contribution"].iloc[top:].sum())
-    labels = [f"{f} = {v}" for f, v in zip(shown["feature"], shown["value"], strict=True)]
-    steps = list(shown["contribution"])
-    if len(explanation.contributions) > top:
-        labels, steps = (
-            [*labels, f"{len(explanation.contributions) - top} other features"],
-            [*steps, rest],
-        )
-    figure = go.Figure(
-        go.Waterfall(
-            orientation="h",
-            y=["base value", *labels, "output"],
-            x=[explanation.base_value, *steps, explanation.output],
-            measure=["absolute"] + ["relative"] * len(steps) + ["total"],
-        )
-    )
-    figure.update_layout(title=f"Why {explanation.settings.output} = {explanation.output:.4g}")
-    return figure
-
-
 def _rows(frame: pd.DataFrame, features: list[str], what: str = "data") -> pd.DataFrame:
     if frame.empty:
         raise InvalidInput(f"The {what} to explain has no rows; pass at least one row.")
@@ -800,11 +393,6 @@ def _prediction(explained: Explained, output: float, explained_class: Any) -> An
     return classes[1] if output > 0.5 else classes[0]
 
 
-def _as_2d(score: Any) -> np.ndarray:
-    array = np.asarray(score, dtype=float)
-    return array[:, None] if array.ndim == 1 else array
-
-
 def _output_name(explained: Explained, multiclass: bool) -> str:
     if explained.task != "classification":
         return "prediction"
@@ -814,32 +402,8 @@ def _output_name(explained: Explained, multiclass: bool) -> str:
     return f"probability of class {classes[-1]}"
 
 
-def _flavor(explained: Explained) -> str:
-    if explained.version is not None:
-        return explained.version.flavor
-    try:
-        from steward.registry._flavors import flavor_for
-
-        return flavor_for(explained.estimator).name
-    except Exception:  # no flavor accepts it: name its type
-        return type(explained.estimator).__name__
-
-
-def _shap() -> Any:
-    """Return the shap module, imported without matplotlib's deprecation noise about shap's colormaps."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", "The set_(bad|over|under) function", PendingDeprecationWarning
-        )
-        import shap
-
-    return shap
-
-
 def _model_key(model: Any) -> Any:
     """Return what identifies a model's explainer: its manifest hash for registry models."""
-    from steward.registry import LoadedModel, get_model_version
-
     if isinstance(model, str):  # an alias moves and stores differ: key by the version's content
         return get_model_version(model).manifest_sha256 if model.startswith("models:") else model
     if isinstance(model, LoadedModel) and model.version is not None:
@@ -859,6 +423,15 @@ def _sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def _plain(value: Any) -> Any:
+    """Return a JSON-ready scalar: numpy scalars as Python ones, missing values as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def _contributions(values: pd.Series, data: pd.Series) -> pd.DataFrame:
     table = pd.DataFrame(
         {
@@ -869,12 +442,3 @@ def _contributions(values: pd.Series, data: pd.Series) -> pd.DataFrame:
     )
     order = np.argsort(-np.abs(table["contribution"].to_numpy()), kind="stable")
     return table.iloc[order].reset_index(drop=True)
-
-
-def _plain(value: Any) -> Any:
-    """Return a JSON-ready scalar: numpy scalars as Python ones, missing values as None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value

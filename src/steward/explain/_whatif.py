@@ -20,8 +20,7 @@ import pandas as pd
 from steward.errors import InvalidInput, did_you_mean
 from steward.explain._inputs import Explained, require_column, resolve_data, resolve_model
 from steward.explain._pdp import with_feature_names
-from steward.registry._loaded import LoadedModel
-from steward.registry._models import ColumnSpec
+from steward.registry import ColumnSpec, LoadedModel, load_model
 
 MAX_COMBINATIONS = 1000
 MAX_STEPS = 100
@@ -97,8 +96,6 @@ class _Model:
 
     def __init__(self, model: Any) -> None:
         if isinstance(model, str):
-            from steward.registry import load_model
-
             model = load_model(model)
         self.loaded = model if isinstance(model, LoadedModel) else None
         self.explained: Explained = with_feature_names(resolve_model(model))

@@ -14,8 +14,13 @@ from steward.registry._api import (
     set_alias,
     set_model_tag,
 )
+
+# For the stages and interfaces above the registry (not part of ``steward.*``):
+from steward.registry._evaluation import EvaluationData as EvaluationData
+from steward.registry._evaluation import evaluation_data as evaluation_data
 from steward.registry._export import ExportResult, export_model, read_parity_report
 from steward.registry._flavors import Flavor, register_flavor
+from steward.registry._flavors import flavor_for as flavor_for
 from steward.registry._hooks import PromotionRequest, add_promotion_hook, remove_promotion_hook
 from steward.registry._loaded import LoadedModel
 from steward.registry._models import (
@@ -26,13 +31,18 @@ from steward.registry._models import (
     RegisteredModel,
     Signature,
 )
+from steward.registry._models import ModelFile as ModelFile
 from steward.registry._package import VersionMismatchWarning
+from steward.registry._package import version_differences as version_differences
+from steward.registry._parity import ParityReport as ParityReport
+from steward.registry._registry_ops import RegistryOps as RegistryOps
 from steward.registry._signature import (
     SignatureError,
     SignatureWarning,
     UnseenCategoryWarning,
     infer_signature,
 )
+from steward.registry._signature import validate_frame as validate_frame
 from steward.registry._summary import model_summary
 
 __all__ = [

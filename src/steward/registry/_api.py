@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -12,14 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from steward import _backend
+from steward.context import get_backend, run_target
 
 if TYPE_CHECKING:
     from steward._backend import Backend
+from steward.artifacts import sha256_file
+from steward.buffer import buffer
 from steward.config import load_settings
-from steward.develop._buffer import buffer
-from steward.develop._fluent import _target
-from steward.develop._run_ops import check_artifact_path
 from steward.errors import IntegrityError, InvalidInput, NotFound
 from steward.registry._loaded import LoadedModel
 from steward.registry._models import (
@@ -45,6 +45,7 @@ from steward.registry._package import (
 )
 from steward.registry._signature import Policy, infer_signature
 from steward.registry._uri import parse_model_uri
+from steward.validation import check_artifact_path, renamed
 
 
 class ModelInfo(BaseModel):
@@ -55,6 +56,16 @@ class ModelInfo(BaseModel):
     uri: str
     manifest: Manifest
     version: ModelVersion | None = None
+
+    @property
+    def model_uri(self) -> str:
+        """Return the URI to load the logged model from (MLflow's name for ``uri``)."""
+        return self.uri
+
+    @property
+    def registered_model_version(self) -> int | None:
+        """Return the registered version's number, if the model was registered."""
+        return self.version.version if self.version else None
 
 
 def log_model(
@@ -67,14 +78,20 @@ def log_model(
     flavor: str | None = None,
     registered_model_name: str | None = None,
     run_id: str | None = None,
+    artifact_path: str | None = None,
 ) -> ModelInfo:
     """Return where the model was logged, after saving it as a package of the active run.
 
     ``input_example`` should be the training inputs (or a representative sample): the
     signature records its column types, ranges and categories. With
     ``registered_model_name`` the package also becomes a new version of that model.
+    ``artifact_path=`` is accepted for ``name`` as MLflow 2 spells it; the result's
+    ``model_uri`` is its ``uri``, as MLflow's ``ModelInfo`` names it.
     """
-    backend, rid = _target(run_id)
+    name = (
+        renamed(None if name == "model" else name, artifact_path, "name", "artifact_path") or name
+    )
+    backend, rid = run_target(run_id)
     check_artifact_path(name)
     buffer.flush()  # metrics logged so far belong in the manifest
     run = backend.get_run(rid)
@@ -110,8 +127,6 @@ def log_model(
 
 
 def _sha(path: Path) -> str:
-    from steward.artifacts import sha256_file
-
     return sha256_file(path)[0]
 
 
@@ -139,7 +154,7 @@ def _run_datasets(backend: Backend, inputs: list[Any]) -> list[tuple[DatasetRef,
 
 def register_model(model_uri: str, name: str, *, description: str = "") -> ModelVersion:
     """Return the new version of model ``name`` made from a logged package (runs:/ or a path)."""
-    backend = _backend.get_backend()
+    backend = get_backend()
     ref = parse_model_uri(model_uri)
     if ref.kind == "registry":
         raise InvalidInput(
@@ -208,7 +223,7 @@ def get_model_version(model_uri: str) -> ModelVersion:
         raise InvalidInput(
             f"{model_uri!r} does not name a registered version; use models:/name@alias or models:/name/3."
         )
-    backend = _backend.get_backend()
+    backend = get_backend()
     if ref.version is not None:
         return backend.get_model_version(ref.name, ref.version)
     return backend.get_model_version_by_alias(ref.name, ref.alias or "latest")
@@ -268,11 +283,11 @@ def _fetch(model_uri: str) -> tuple[Path, Manifest, ModelVersion | None]:
     if ref.kind == "path":
         folder = package_path(ref.path)
         return folder, verify_package(folder), None
-    backend = _backend.get_backend()
+    backend = get_backend()
     if ref.kind == "registry":
         version = get_model_version(model_uri)
         files = [f for f in version.files if f.kind == "package"]
-        folder, manifest = _cached(backend, version.manifest_sha256, files)
+        folder, manifest = _cached(backend, version.manifest_sha256, files, version.uri)
         return folder, manifest, version
     prefix = ref.path.rstrip("/") + "/"
     artifacts = [a for a in backend.list_artifacts(ref.run_id, prefix) if a.path.startswith(prefix)]
@@ -280,60 +295,95 @@ def _fetch(model_uri: str) -> tuple[Path, Manifest, ModelVersion | None]:
     manifest_file = next((f for f in files if f.path == MANIFEST), None)
     if manifest_file is None:
         raise NotFound(f"Run {ref.run_id} has no model package at {ref.path!r}.")
-    folder, manifest = _cached(backend, manifest_file.sha256, files)
+    folder, manifest = _cached(backend, manifest_file.sha256, files, model_uri)
     return folder, manifest, None
 
 
-def _cached(backend: Backend, key: str, files: list[ModelFile]) -> tuple[Path, Manifest]:
-    """Return a verified local copy of the files and its manifest, reusing an intact cache."""
+def _cached(
+    backend: Backend, key: str, files: list[ModelFile], source: str
+) -> tuple[Path, Manifest]:
+    """Return a verified local copy of a package's files and its manifest.
+
+    The copy lives in the package cache under the manifest's sha256 as the registry
+    records it (``key``). Every load hashes the cached manifest against ``key`` and checks
+    each file against the manifest; an altered copy is refused, never silently replaced:
+    something on this machine changed a verified model, and the user should know.
+    """
     cache = load_settings().home / "cache" / "packages" / key
     if cache.is_dir():
         try:
             return cache, verify_package(cache, manifest_sha256=key, use_stamp=True)
-        except IntegrityError:
-            shutil.rmtree(cache, ignore_errors=True)  # a damaged cache is rebuilt from the store
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"The cached copy of {source} was altered after Steward verified it: "
+                f"{_altered_files(exc, cache)}. Steward will not load it. If you did not "
+                f"change it on purpose, find out what did; then delete the folder "
+                f"{str(cache)!r} and load again to fetch a verified copy from the store.",
+                cache=str(cache),
+                **exc.details,
+            ) from exc
     staging = cache.with_name(f"{key}.{uuid.uuid4().hex}.partial")
-    for f in files:
-        backend.blobs.download(f.sha256, staging / f.path)
-    cache.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(staging, cache)
-    except OSError:  # another process filled the cache meanwhile
+        for f in files:
+            try:
+                backend.blobs.download(f.sha256, staging / f.path)
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"File {f.path!r} of {source} is altered or corrupted in the artifact "
+                    f"store: {exc.message}",
+                    path=f.path,
+                    **exc.details,
+                ) from exc
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # another process filled the cache meanwhile
+            os.replace(staging, cache)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
     return cache, verify_package(cache, manifest_sha256=key, use_stamp=True)
+
+
+def _altered_files(error: IntegrityError, cache: Path) -> str:
+    """Return which files of a cached package an IntegrityError found altered, by path."""
+    details = error.details
+    parts = [
+        f"{what} {', '.join(str(cache / p) for p in details.get(what, []))}"
+        for what in ("changed", "missing", "added")
+        if details.get(what)
+    ]
+    return "; ".join(parts) or f"{cache / MANIFEST} changed"
 
 
 def create_registered_model(
     name: str, description: str = "", owners: list[str] | None = None
 ) -> RegisteredModel:
     """Return a new registered model."""
-    return _backend.get_backend().create_registered_model(name, description, owners)
+    return get_backend().create_registered_model(name, description, owners)
 
 
 def get_registered_model(name: str) -> RegisteredModel:
     """Return the registered model ``name`` with its aliases."""
-    return _backend.get_backend().get_registered_model(name)
+    return get_backend().get_registered_model(name)
 
 
 def set_alias(
     name: str, alias: str, version: int, *, reason: str = "", expected_version: int | None = None
 ) -> AliasMove:
     """Return the recorded move after pointing ``alias`` of model ``name`` at ``version``."""
-    return _backend.get_backend().set_alias(name, alias, version, reason, expected_version)
+    return get_backend().set_alias(name, alias, version, reason, expected_version)
 
 
 def delete_alias(
     name: str, alias: str, *, reason: str = "", expected_version: int | None = None
 ) -> AliasMove:
     """Return the recorded move after removing ``alias`` (only from ``expected_version``)."""
-    return _backend.get_backend().delete_alias(name, alias, reason, expected_version)
+    return get_backend().delete_alias(name, alias, reason, expected_version)
 
 
 def get_alias_history(name: str, alias: str | None = None) -> list[AliasMove]:
     """Return the moves of the aliases of model ``name``, oldest first."""
-    return _backend.get_backend().get_alias_history(name, alias)
+    return get_backend().get_alias_history(name, alias)
 
 
 def set_model_tag(name: str, key: str, value: str, *, version: int = 0) -> None:
     """Set a tag on a registered model (or one of its versions), e.g. ``intended_use``."""
-    _backend.get_backend().set_model_tag(name, key, value, version)
+    get_backend().set_model_tag(name, key, value, version)

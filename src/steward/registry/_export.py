@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from steward import _backend
+from steward.context import get_backend
 from steward.errors import InvalidInput
+from steward.registry._api import get_model_version, load_model
+from steward.registry._evaluation import evaluation_data
 from steward.registry._models import ModelFile, ModelVersion
 from steward.registry._parity import ParityReport
 
@@ -32,6 +34,7 @@ class ExportResult(BaseModel):
     report: ParityReport
     files: list[ModelFile]
     data: str
+    data_source: Literal["given", "dataset", "sample"] = "dataset"
 
 
 def export_model(
@@ -45,25 +48,26 @@ def export_model(
 ) -> ExportResult:
     """Return the export of a registered version and its parity report, both recorded with it.
 
-    ``data`` (a DataFrame or dataset name) is what parity is checked on; by default the
-    evaluation dataset the version's run read, else its training dataset.
+    Parity is checked on ``data`` (a DataFrame, a dataset name or a data file); else on
+    the evaluation dataset the version's run read, else its training dataset; else on the
+    logged input example plus rows sampled within the signature's recorded ranges and
+    categories. ``data`` and ``data_source`` of the result say which, ``report.rows`` how
+    many rows (at most ``max_rows``).
     """
-    from steward.registry._api import get_model_version, load_model
-
     if format not in ("onnx", "pmml"):
         raise InvalidInput(f"Export format must be 'onnx' or 'pmml'; got {format!r}.")
     version = get_model_version(model_uri)
     loaded = load_model(version.uri)
-    from steward.explain._inputs import version_data
-
-    frame, described = version_data(version, data, purpose="check parity on")
+    evaluation = evaluation_data(version, data, purpose="check parity on", rows=max_rows)
+    frame = evaluation.frame
     features = (
         [c.name for c in loaded.signature.inputs] if loaded.signature else list(frame.columns)
     )
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise InvalidInput(
-            f"The parity data lacks the model's columns {missing}; pass data= with them."
+            f"The parity data ({evaluation.description}) lacks the model's columns {missing}; "
+            "pass data= with them."
         )
     rows = frame[features].head(max_rows)
     task = loaded.signature.output.task if loaded.signature else "other"
@@ -83,7 +87,15 @@ def export_model(
         payload = to_pmml(loaded.raw, rows.head(SAMPLE_ROWS))
         report = check_pmml_parity(loaded.raw, payload, rows, tolerance=tolerance, rtol=rtol)
         filename = "model.pmml"
-    backend = _backend.get_backend()
+    report.notes.insert(0, f"Checked on {report.rows} rows of {evaluation.description}.")
+    if not evaluation.labeled:
+        report.notes.insert(
+            1,
+            "No dataset was recorded for this version, so the rows were sampled: they cover "
+            "each input's recorded range and categories, not the joint distribution of real "
+            "data. Pass data= (or --data) with real rows for a stronger check.",
+        )
+    backend = get_backend()
     base = f"exports/{format}"
     outputs = {
         f"{base}/{filename}": payload,
@@ -106,7 +118,8 @@ def export_model(
         valid=report.valid,
         report=report,
         files=files,
-        data=described,
+        data=evaluation.description,
+        data_source=evaluation.source,
     )
 
 
@@ -115,6 +128,4 @@ def read_parity_report(version: ModelVersion, format: Format = "onnx") -> Parity
     file = next((f for f in version.files if f.path == f"exports/{format}/parity.json"), None)
     if file is None:
         return None
-    return ParityReport.model_validate(
-        json.loads(_backend.get_backend().blobs.read_bytes(file.sha256))
-    )
+    return ParityReport.model_validate(json.loads(get_backend().blobs.read_bytes(file.sha256)))

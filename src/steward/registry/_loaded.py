@@ -8,7 +8,7 @@ import pandas as pd
 
 from steward.errors import InvalidInput
 from steward.registry._models import Manifest, ModelVersion, Signature
-from steward.registry._signature import Policy, as_frame, validate
+from steward.registry._signature import Policy, as_frame, validate_frame
 
 
 class LoadedModel:
@@ -46,7 +46,7 @@ class LoadedModel:
         frame = as_frame(data, self.signature)
         if self.signature is None:
             return frame
-        return validate(frame, self.signature, **self._policies)
+        return validate_frame(frame, self.signature, **self._policies)
 
     def _call(self, method: str, data: Any) -> Any:
         if method not in self.manifest.methods:

@@ -114,6 +114,11 @@ class ModelVersion(BaseModel):
         """Return the ``models:/name/version`` URI of this version."""
         return f"models:/{self.model}/{self.version}"
 
+    @property
+    def name(self) -> str:
+        """Return the registered model's name (MLflow's name for ``model``)."""
+        return self.model
+
 
 class ModelVersionSpec(BaseModel):
     """What a client sends to create a version (every file is uploaded first)."""

@@ -56,6 +56,7 @@ the model's metadata and repeated in the :class:`ParityReport`.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -69,6 +70,7 @@ from steward.registry._parity import ParityReport, compare_outputs, library_vers
 Precision = Literal["auto", "double", "float"]
 
 PRECISION_KEY = "steward.precision"
+COLUMNS_KEY = "steward.columns"  # the data column behind each graph input, in input order
 FALLBACK_KEY = "steward.precision_fallback"
 FLOAT32_CAST_KEY = "steward.float32_cast"
 _LIBRARIES = ("skl2onnx", "onnx", "onnxruntime", "onnxmltools", "scikit-learn")
@@ -123,6 +125,7 @@ def to_onnx(
     for attempt in attempts:
         try:
             proto = _convert(model, columns, frame, attempt, target_opset)
+            _set_metadata(proto, {COLUMNS_KEY: json.dumps([c.name for c in columns])})
             data = proto.SerializeToString()
             run_onnx(data, frame.head(20))
         except InvalidInput:
@@ -145,14 +148,19 @@ def to_onnx(
 def run_onnx(onnx_bytes: bytes, frame: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray]:
     """Return (labels, scores) of the ONNX model on ``frame``: labels None for regressors."""
     session = _session(onnx_bytes)
+    inputs = session.get_inputs()
+    # skl2onnx turns a column name into a valid graph name ('mean radius' -> 'mean_radius');
+    # Steward's exports record the data column of each input, in input order.
+    recorded = _metadata(onnx_bytes).get(COLUMNS_KEY)
+    sources = json.loads(recorded) if recorded else [spec.name for spec in inputs]
     feeds: dict[str, np.ndarray] = {}
-    for spec in session.get_inputs():
-        if spec.name not in frame.columns:
+    for spec, column in zip(inputs, sources, strict=True):
+        if column not in frame.columns:
             raise InvalidInput(
-                f"The data has no column {spec.name!r}, which the ONNX model takes as input. "
-                f"Columns given: {', '.join(map(str, frame.columns))}."
+                f"The data has no column {column!r}, which the ONNX model takes as input "
+                f"{spec.name!r}. Columns given: {', '.join(map(str, frame.columns))}."
             )
-        feeds[spec.name] = _feed(frame[spec.name], spec.type)
+        feeds[spec.name] = _feed(frame[column], spec.type)
     names = [out.name for out in session.get_outputs()]
     outputs = dict(zip(names, session.run(None, feeds), strict=True))
     if "probabilities" in outputs:

@@ -87,20 +87,41 @@ def load_yaml(data: bytes | str) -> Any:
     return yaml.load(data, Loader=_LOADER)
 
 
-def read_manifest(folder: Path) -> tuple[Manifest, str]:
-    """Return the package's manifest and the sha256 of ``steward.yaml``."""
+def read_manifest(folder: Path, *, expected_sha256: str | None = None) -> tuple[Manifest, str]:
+    """Return the package's manifest and the sha256 of ``steward.yaml``.
+
+    With ``expected_sha256`` (the hash the registry records), an altered manifest is
+    refused before it is parsed.
+    """
     path = folder / MANIFEST
     if not path.is_file():
+        if expected_sha256 is not None:
+            raise IntegrityError(
+                f"The model package at {str(folder)!r} lost its {MANIFEST}. "
+                "Steward will not load it.",
+                changed=[],
+                missing=[MANIFEST],
+                added=[],
+            )
         raise NotFound(
             f"{str(folder)!r} is not a Steward model package: it has no {MANIFEST}. "
             "Create one with steward.log_model()."
         )
     data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise IntegrityError(
+            f"The manifest {str(path)!r} was altered (sha256 {actual}, registered "
+            f"{expected_sha256}). Steward will not load it.",
+            changed=[MANIFEST],
+            missing=[],
+            added=[],
+        )
     try:
         manifest = Manifest.model_validate(load_yaml(data))
     except Exception as exc:
         raise IntegrityError(f"{MANIFEST} in {str(folder)!r} cannot be read: {exc}") from exc
-    return manifest, hashlib.sha256(data).hexdigest()
+    return manifest, actual
 
 
 STAMP = ".steward-verified.json"
@@ -125,12 +146,7 @@ def verify_package(
     time (ctime), which no user-level tool can set back, so an altered file is still
     hashed and refused. ``STEWARD_VERIFY=always`` hashes every file on every load.
     """
-    manifest, actual = read_manifest(folder)
-    if manifest_sha256 is not None and actual != manifest_sha256:
-        raise IntegrityError(
-            f"The manifest of {str(folder)!r} was altered (sha256 {actual}, registered "
-            f"{manifest_sha256}). Steward will not load it."
-        )
+    manifest, _ = read_manifest(folder, expected_sha256=manifest_sha256)
     present = {
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")

@@ -10,8 +10,6 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from steward._operations import operation
 from steward.artifacts import check_sha256
-from steward.develop._service import Service
-from steward.develop._validate import check_key, check_name
 from steward.errors import AlreadyExists, Conflict, InvalidInput, NotFound, did_you_mean
 from steward.registry._hooks import PromotionRequest, check_promotion
 from steward.registry._models import (
@@ -21,7 +19,9 @@ from steward.registry._models import (
     ModelVersionSpec,
     RegisteredModel,
 )
+from steward.service import Service
 from steward.store import Transaction, tables, upsert
+from steward.validation import check_key, check_name
 
 rm, mv, mf = tables.registered_models, tables.model_versions, tables.model_version_files
 al, ah, mt = tables.model_aliases, tables.alias_history, tables.model_tags
@@ -195,7 +195,7 @@ class RegistryOps(Service):
                 )
         with self.store.write() as tx:
             if spec.run_id is not None:
-                from steward.develop._run_ops import require_run
+                from steward.service import require_run
 
                 require_run(tx.conn, spec.run_id)
             row = tx.conn.execute(select(rm.c.id).where(rm.c.name == spec.model)).first()

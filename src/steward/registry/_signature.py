@@ -11,6 +11,7 @@ import pandas as pd
 from steward.errors import InvalidInput
 from steward.registry._models import ColumnSpec, OutputSpec, Signature
 
+MAX_OUTPUT_CLASSES = 50
 MAX_CATEGORIES = 1000
 Policy = Literal["error", "warn", "ignore"]
 
@@ -30,7 +31,13 @@ class SignatureWarning(UserWarning):
 
 
 def infer_signature(data: Any, model: Any = None) -> Signature:
-    """Return the signature of a training table (and of the model's output, when given)."""
+    """Return the signature of a training table (and of the model's output, when given).
+
+    ``model`` is the fitted model, or, as MLflow users write
+    ``infer_signature(X, model.predict(X))``, its predictions: whole numbers, booleans or
+    labels with at most 50 distinct values make a classification output, other numbers
+    a regression output.
+    """
     if not isinstance(data, pd.DataFrame):
         raise InvalidInput(
             f"A signature is inferred from a pandas DataFrame of the training inputs; got "
@@ -90,6 +97,8 @@ def _column(data: pd.DataFrame, name: str) -> ColumnSpec:
 def _output(model: Any, data: pd.DataFrame) -> OutputSpec:
     if model is None:
         return OutputSpec(task="other")
+    if not callable(getattr(model, "predict", None)):
+        return _output_of_predictions(model)
     classes = getattr(model, "classes_", None)
     try:
         sample = model.predict(data.head(5))
@@ -105,6 +114,33 @@ def _output(model: Any, data: pd.DataFrame) -> OutputSpec:
             return OutputSpec(task="regression", dtype=dtype)
     except Exception:  # not a scikit-learn estimator: is_regressor cannot tell
         pass
+    return OutputSpec(task="other", dtype=dtype)
+
+
+def _output_of_predictions(predictions: Any) -> OutputSpec:
+    """Return the output spec of predictions given instead of a model (MLflow's habit)."""
+    values = np.asarray(predictions) if isinstance(predictions, list | tuple) else predictions
+    values = np.asarray(getattr(values, "to_numpy", lambda: values)())
+    if values.ndim == 0 or values.dtype.kind == "V":
+        raise InvalidInput(
+            f"infer_signature's second argument must be the fitted model or its predictions "
+            f"(an array, a list or a Series); got {type(predictions).__name__}."
+        )
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    dtype = str(values.dtype)
+    if values.ndim != 1:
+        return OutputSpec(task="other", dtype=dtype)
+    discrete = values.dtype.kind in "biuOUS" or (
+        values.dtype.kind == "f"
+        and bool(np.all(np.isfinite(values) & (values == np.round(values))))
+    )
+    distinct = pd.unique(pd.Series(values).dropna())
+    if discrete and len(distinct) <= MAX_OUTPUT_CLASSES:
+        classes = sorted((_plain(v) for v in distinct), key=lambda v: (str(type(v)), v))
+        return OutputSpec(task="classification", classes=classes, dtype=dtype)
+    if values.dtype.kind in "iuf":
+        return OutputSpec(task="regression", dtype=dtype)
     return OutputSpec(task="other", dtype=dtype)
 
 
@@ -142,7 +178,7 @@ def as_frame(data: Any, signature: Signature | None) -> pd.DataFrame:
     )
 
 
-def validate(
+def validate_frame(
     frame: pd.DataFrame,
     signature: Signature,
     *,

@@ -7,13 +7,15 @@ manifest, the run, the datasets, the alias history, export reports), never inven
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from typing import Any
 
-from steward import _backend
+from steward.context import get_backend
+from steward.errors import InvalidInput
+from steward.registry._api import get_model_version
 from steward.registry._models import ModelVersion
 from steward.registry._package import version_differences
+from steward.report import html_page
 
 
 def _when(ts: float) -> str:
@@ -22,21 +24,17 @@ def _when(ts: float) -> str:
 
 def model_summary(model_uri: str, *, format: str = "markdown") -> str:
     """Return the summary of a registered version as Markdown (or HTML with format='html')."""
-    from steward.registry._api import get_model_version
-
     version = get_model_version(model_uri)
     text = _markdown(version)
     if format == "markdown":
         return text
     if format == "html":
-        return _html(text, f"{version.model} v{version.version}")
-    from steward.errors import InvalidInput
-
+        return html_page(text, f"{version.model} v{version.version}")
     raise InvalidInput(f"format must be 'markdown' or 'html'; got {format!r}.")
 
 
 def _markdown(version: ModelVersion) -> str:
-    backend = _backend.get_backend()
+    backend = get_backend()
     model = backend.get_registered_model(version.model)
     m = version.manifest
     lines = [
@@ -141,64 +139,3 @@ def _markdown(version: ModelVersion) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _html(markdown: str, title: str) -> str:
-    """Return a self-contained HTML page for the summary (a small Markdown subset)."""
-    body: list[str] = []
-    in_table = False
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<{tag}>{_inline(c)}</{tag}>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        level = len(line) - len(line.lstrip("#"))
-        if 1 <= level <= 4 and line[level : level + 1] == " ":
-            body.append(f"<h{level}>{_inline(line[level + 1 :])}</h{level}>")
-        elif line.startswith("- "):
-            body.append(f"<p class='item'>• {_inline(line[2:])}</p>")
-        elif line.strip():
-            body.append(f"<p>{_inline(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}"
-        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem}"
-        "th{background:#f1f3f5}code{background:#f1f3f5;padding:0 .2rem}em{color:#8a4b00}"
-    )
-    return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
-    )
-
-
-def _inline(text: str) -> str:
-    escaped = html.escape(text)
-    out, code, em, strong = [], False, False, False
-    i = 0
-    while i < len(escaped):
-        if escaped.startswith("**", i):
-            out.append("</strong>" if strong else "<strong>")
-            strong = not strong
-            i += 2
-            continue
-        ch = escaped[i]
-        if ch == "`":
-            out.append("</code>" if code else "<code>")
-            code = not code
-        elif ch == "_" and not code and (em or i == 0 or escaped[i - 1] == " "):
-            out.append("</em>" if em else "<em>")
-            em = not em
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)

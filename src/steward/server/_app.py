@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from steward import __version__
 from steward._backend import Backend, SqlBackend
+from steward._version import __version__
 from steward.errors import StewardError
 from steward.server._blobs import blob_router
 from steward.server._routes import operation_router

@@ -10,8 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from steward._backend import Backend
-from steward.artifacts import ArtifactStore, check_sha256
-from steward.artifacts._blobs import CHUNK
+from steward.artifacts import CHUNK, ArtifactStore, check_sha256
 from steward.errors import NotFound
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from steward._backend import Backend
-from steward.develop._models import DatasetVersion
+from steward.develop import DatasetVersion
 from steward.errors import NotFound, StewardError
 from steward.server.ui._base import backend_of, plotly_json, render
 

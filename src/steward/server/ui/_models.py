@@ -10,8 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from steward._backend import Backend
 from steward.errors import NotFound, StewardError
-from steward.registry._models import ColumnSpec, ModelVersion
-from steward.registry._parity import ParityReport
+from steward.registry import ColumnSpec, ModelVersion, ParityReport
 from steward.server.ui._base import backend_of, file_response, render
 
 router = APIRouter()

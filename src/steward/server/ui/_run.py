@@ -15,8 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from plotly.colors import qualitative
 
 from steward._backend import Backend
-from steward.develop._models import Artifact, Environment, Run
-from steward.develop._query import _column_names, _fmt, comparison_fields
+from steward.develop import (
+    Artifact,
+    Environment,
+    Run,
+    comparison_columns,
+    comparison_fields,
+    format_value,
+)
 from steward.errors import InvalidInput, NotFound, StewardError
 from steward.server.ui._base import backend_of, file_response, plotly_json, render
 
@@ -154,7 +160,7 @@ def compare_page(
         runs = [backend.get_run(i) for i in wanted]
     except StewardError as exc:
         return _problem(request, "compare.html", exc, "Cannot compare these runs")
-    names = _column_names(runs)
+    names = comparison_columns(runs)
     rows = _comparison(backend, runs)
     differing = sum(d for _, _, d in rows)
     only_differences = only == "differences"
@@ -308,7 +314,7 @@ def _table(preview: Preview, data: bytes) -> None:
         preview.shape = frame.shape
         frame = frame.head(PREVIEW_ROWS)
     preview.columns = [str(c) for c in frame.columns]
-    preview.rows = [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    preview.rows = [[format_value(v) for v in row] for row in frame.itertuples(index=False)]
 
 
 def _metric_charts(
@@ -364,7 +370,7 @@ def _comparison(backend: Backend, runs: Sequence[Run]) -> list[tuple[str, list[s
                 envs[r.environment_id] = found
     rows = []
     for label, values in comparison_fields(runs, envs).items():
-        shown = [_fmt(v) for v in values]
+        shown = [format_value(v) for v in values]
         rows.append((label, shown, len(set(shown)) > 1))
     return rows
 

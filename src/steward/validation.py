@@ -75,6 +75,29 @@ def param_value(key: str, value: Any) -> str:
     return text
 
 
+def check_artifact_path(path: str) -> str:
+    """Return ``path`` if it is a clean relative artifact path."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(x in {"", ".", ".."} for x in parts):
+        raise InvalidInput(
+            f"The artifact path {path!r} is not valid: use a relative path with '/' "
+            "separators and no '.', '..' or empty parts, e.g. 'plots/roc.png'."
+        )
+    return path
+
+
+def renamed(value: Any, alias: Any, name: str, alias_name: str) -> Any:
+    """Return a parameter's value given under its own name or under MLflow's name for it."""
+    if alias is None:
+        return value
+    if value is not None and value != alias:
+        raise InvalidInput(
+            f"Pass either {name}= or {alias_name}= (MLflow's name for it), not both; got "
+            f"{value!r} and {alias!r}."
+        )
+    return alias
+
+
 def _suggest(value: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "-", value.strip()).strip("-.") or "my-name"
     return cleaned[:MAX_NAME]

@@ -1,4 +1,4 @@
-"""Client-side buffered, asynchronous metric logging that never drops a point.
+"""Metric points in columns, and the buffered, asynchronous logging that never drops one.
 
 ``log_metric`` only appends to this buffer; a background thread sends the points in
 batches. ``flush`` (called by ``end_run``, at exit and before any read of the run) waits
@@ -11,11 +11,23 @@ import threading
 import time
 from typing import Any
 
-from steward.develop._models import MetricBatch
+from pydantic import BaseModel, Field
 
 MAX_QUEUE = 10_000
 INTERVAL = 0.5
 RETRIES = 3
+
+
+class MetricBatch(BaseModel):
+    """Metric points in columns (cheap to carry and to validate in bulk)."""
+
+    keys: list[str] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list)
+    steps: list[int] = Field(default_factory=list)
+    timestamps: list[float] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 class MetricBuffer:
