@@ -103,25 +103,44 @@ def _indices(cols: Any, names: list[str], n_in: int) -> list[int]:
 
 
 class Codec:
-    """Each column's values as integer codes, so that shap's numeric maskers can mix rows."""
+    """Each column as numbers shap's maskers can mix rows of: numeric columns as their own
+    values, the others (text, categories) as integer codes into a table of their values."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.columns = list(frame.columns)
-        self.tables = [pd.Index(frame[c].unique()) for c in self.columns]
+        self.dtypes = [frame[c].dtype for c in self.columns]
+        self.numeric = [
+            pd.api.types.is_numeric_dtype(d) and not isinstance(d, pd.CategoricalDtype)
+            for d in self.dtypes
+        ]
+        self.tables = [
+            None if self.numeric[j] else pd.Index(frame[c].unique())
+            for j, c in enumerate(self.columns)
+        ]
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         codes = np.empty((len(frame), len(self.columns)))
         for j, column in enumerate(self.columns):
-            found = self.tables[j].get_indexer(frame[column])
+            table = self.tables[j]
+            if table is None:
+                codes[:, j] = frame[column].to_numpy(dtype=float, na_value=np.nan)
+                continue
+            found = table.get_indexer(frame[column])
             if (found < 0).any():  # values the background lacks: extend the table
                 new = frame[column][found < 0].unique()
-                self.tables[j] = self.tables[j].append(pd.Index(new))
-                found = self.tables[j].get_indexer(frame[column])
+                table = self.tables[j] = table.append(pd.Index(new))
+                found = table.get_indexer(frame[column])
             codes[:, j] = found
         return codes
 
     def decode(self, codes: np.ndarray) -> pd.DataFrame:
-        index = codes.astype(np.intp)
-        return pd.DataFrame(
-            {c: self.tables[j].take(index[:, j]) for j, c in enumerate(self.columns)}
-        )
+        # One block for the numeric columns (cheap), then the coded ones replaced: the
+        # model is called thousands of times per explanation, so this is the hot path.
+        frame = pd.DataFrame(codes, columns=self.columns)
+        for j, column in enumerate(self.columns):
+            table = self.tables[j]
+            if table is not None:
+                frame[column] = table.take(codes[:, j].astype(np.intp))
+            elif self.dtypes[j] != np.float64:
+                frame[column] = frame[column].astype(self.dtypes[j])
+        return frame

@@ -342,18 +342,23 @@ def explain_prediction(model: Any, row: Any, *, background: Any = None) -> Predi
 
 
 def global_importance(
-    model: Any, data: Any, *, max_rows: int = 1000, seed: int = 0
+    model: Any, data: Any, *, max_rows: int = 1000, agnostic_rows: int = 200, seed: int = 0
 ) -> pd.DataFrame:
     """Return mean |SHAP| per feature over at most ``max_rows`` rows of ``data``, largest first.
 
     The rows (sampled with ``seed``) double as the background; the settings are in
-    ``result.attrs["settings"]``.
+    ``result.attrs["settings"]``. A model-agnostic explainer calls the model about
+    10·(2·features+1)·background times per explained row, so it explains at most
+    ``agnostic_rows`` of them (the exact tree explainer explains all ``max_rows``).
     """
     explained = resolve_model(model)
     frame = _rows(resolve_data(data, explained), explained.features)
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed)
-    return make_explainer(explained, frame, seed=seed).explain(frame).importance()
+    explainer = make_explainer(explained, frame, seed=seed)
+    if explainer.settings.explainer != "tree" and len(frame) > agnostic_rows:
+        frame = frame.sample(n=agnostic_rows, random_state=seed)
+    return explainer.explain(frame).importance()
 
 
 def _rows(frame: pd.DataFrame, features: list[str], what: str = "data") -> pd.DataFrame:
