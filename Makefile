@@ -36,6 +36,7 @@ bench: $(STAMP)  ## side-by-side benchmarks against MLflow and shap (about 20 mi
 	$(PY) benchmarks/bench_registry.py
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_ui.py
+	$(PY) benchmarks/bench_batch.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

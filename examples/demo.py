@@ -1,4 +1,5 @@
-"""Steward's end-to-end demo: track, compare and check models against a business objective.
+"""Steward's end-to-end demo: track, compare and check models against a business objective,
+register, explain and document the best, then serve it and score a file.
 
 Runs on the embedded default (SQLite and a local folder under ~/.steward, or
 $STEWARD_HOME); nothing to start by hand. Data: scikit-learn's bundled diabetes data,
@@ -8,8 +9,16 @@ turned into a classification task ("will the disease progress fast?").
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import httpx
 import matplotlib
 
 matplotlib.use("Agg")
@@ -265,6 +274,8 @@ def main() -> None:
         f"{', '.join(card.missing)}): {page}"
     )
 
+    deploy(version.version, found, X_test, y_test)
+
     console.print(
         f"\nDone in {time.time() - started:.1f}s. Look further with:\n"
         f"  steward runs list --project {PROJECT}\n"
@@ -272,8 +283,172 @@ def main() -> None:
         f"  steward datasets profile diabetes-train\n"
         f"  steward models show {MODEL}\n"
         f"  steward reproduce {best['run_id']} --here   # re-run, compare\n"
-        f"  steward ui   # the web UI over this store"
+        f"  steward deploy history {MODEL}\n"
+        f"  steward serve --deployment {MODEL}   # serve it again\n"
+        f"  steward ui   # the web UI over this store (Deployments shows the traffic)"
     )
+
+
+def deploy(champion: int, found: pd.DataFrame, X_test: pd.DataFrame, y_test: pd.Series) -> None:
+    """Serve the champion over HTTP, send real traffic, switch versions under load, run a
+    shadow challenger, and batch-score a file."""
+    console.rule("[bold]Deploy: a REST service, blue-green, shadow, batch scoring")
+    runner_up = steward.register_model(
+        f"runs:/{found.iloc[1]['run_id']}/model", MODEL, description="The runner-up."
+    ).version
+    rows = X_test.to_dict(orient="records")
+    with served(f"models:/{MODEL}@champion") as url, httpx.Client(base_url=url) as client:
+        answer = client.post("/predict", json={"records": rows[:1]}).json()
+        console.print(
+            f"Serving models:/{MODEL}/{champion} at {url}: patient 1 -> prediction "
+            f"{answer['predictions'][0]}, P = {answer['probabilities'][0][1]:.2f} "
+            f"(request {answer['request_id'][:8]}..., version {answer['version']})"
+        )
+        refused = client.post("/predict", json={"records": [{**rows[0], "bmi": "heavy"}]})
+        console.print(
+            f"[dim]A bad request gets {refused.status_code}: {refused.json()['error']['message']}[/]"
+        )
+        for i, row in enumerate(rows):  # real traffic, with ground truth arriving later
+            request_id = client.post("/predict", json={"records": [row]}).json()["request_id"]
+            client.post("/feedback", json={"request_id": request_id, "label": int(y_test.iloc[i])})
+
+        # Blue-green: switch to the runner-up and back while four clients keep sending.
+        seen, errors = under_load(
+            url,
+            rows,
+            lambda: switch(url, f"models:/{MODEL}/{runner_up}", f"models:/{MODEL}/{champion}"),
+        )
+        console.print(
+            f"Blue-green: switched to v{runner_up} and back under load: {sum(seen.values())} "
+            f"requests, {errors} failed; answered by versions {dict(sorted(seen.items()))}."
+        )
+
+        # Shadow: the runner-up scores every request beside the champion, never answers.
+        steward.set_traffic(MODEL, shadow=[f"models:/{MODEL}/{runner_up}"], reason="demo shadow")
+        wait_revision(url, steward.get_deployment(MODEL).revision)
+        for row in rows:
+            client.post("/predict", json={"records": [row]})
+        while client.get("/deployment").json()["shadow_backlog"]:  # shadows score after
+            time.sleep(0.1)  # each response, from a queue; wait until it is empty...
+        time.sleep(1.5)  # ...and for the log segment written every second
+        live = steward.traffic(steward.get_deployment(MODEL))
+        table = Table("route", "role", "versions", "requests", "errors", "p50 ms", "p99 ms")
+        for r in live.routes:
+            table.add_row(
+                r.route,
+                r.role,
+                ", ".join(map(str, r.versions)),
+                str(r.requests),
+                str(r.errors),
+                f"{r.p50_ms or 0:.2f}",
+                f"{r.p99_ms or 0:.2f}",
+            )
+        console.print(table)
+        console.print(
+            f"The shadow v{runner_up} agrees with the champion on "
+            f"{live.shadow_agreement or 0:.0%} of {live.shadow_compared} rows; "
+            f"prediction log: {live.log_root}"
+        )
+        steward.set_traffic(MODEL, reason="end of the shadow test")
+
+    # Embedded deployment: batch-score a file with the champion.
+    folder = load_settings().home / "scoring"
+    folder.mkdir(parents=True, exist_ok=True)
+    X_test.to_csv(folder / "patients.csv", index_label="patient_id")
+    job = steward.score(
+        f"models:/{MODEL}@champion",
+        folder / "patients.csv",
+        folder / "patients-scored.parquet",
+        overwrite=True,
+    )
+    console.print(
+        f"Batch scoring: {job.rows} rows of patients.csv in {job.seconds:.2f}s -> "
+        f"{job.output} (model {job.version_label}, run {job.run_id[:8]})"
+    )
+
+
+@contextmanager
+def served(uri: str) -> Iterator[str]:
+    """Run `steward serve URI` on a free local port; yield its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "steward.cli",
+        "serve",
+        uri,
+        "--port",
+        str(port),
+        "--poll",
+        "0.2",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("steward serve did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def under_load(
+    url: str, rows: list[dict[str, object]], action: Callable[[], None]
+) -> tuple[Counter[int], int]:
+    """Run ``action`` while four clients send requests; return versions seen and failures."""
+    seen: Counter[int] = Counter()
+    errors = 0
+    stop = threading.Event()
+
+    def load(offset: int) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url) as client:
+            i = offset
+            while not stop.is_set():
+                response = client.post("/predict", json={"records": [rows[i % len(rows)]]})
+                if response.status_code == 200:
+                    seen[response.json()["version"]] += 1
+                else:
+                    errors += 1
+                i += 1
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    action()
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return seen, errors
+
+
+def switch(url: str, to: str, back: str) -> None:
+    """Move the deployment to ``to`` and then ``back``, each time until the server serves it."""
+    for uri in (to, back):
+        moved = steward.set_deployment_model(MODEL, uri, reason="demo blue-green")
+        wait_revision(url, moved.revision)
+        time.sleep(1.0)
+
+
+def wait_revision(url: str, revision: int) -> None:
+    """Wait until the server at ``url`` serves ``revision`` of the deployment."""
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/deployment").json()["revision"] != revision:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not switch to revision {revision}")
+        time.sleep(0.1)
 
 
 def _short(value: object) -> str:

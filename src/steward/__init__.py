@@ -21,6 +21,8 @@ from steward.explain import (
 )
 from steward.registry import *  # noqa: F403
 from steward.registry import __all__ as _registry_all
+from steward.serve import *  # noqa: F403
+from steward.serve import __all__ as _serve_all
 
 __all__ = [
     "StewardError",
@@ -34,4 +36,5 @@ __all__ = [
     "what_if",
     *_develop_all,
     *_registry_all,
+    *_serve_all,
 ]

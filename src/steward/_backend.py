@@ -18,13 +18,14 @@ from steward.client import connect, install_operations
 from steward.config import Settings
 from steward.develop import DatasetOps, ProjectOps, RunOps, SearchOps
 from steward.registry import RegistryOps
+from steward.serve import DeployOps
 from steward.store import Store
 
 if TYPE_CHECKING:
     from steward.artifacts import BlobStore
 
 
-class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps, RegistryOps):
+class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps, RegistryOps, DeployOps):
     """Every operation, run directly against a metadata store and an artifact store."""
 
     blobs: BlobStore  # type: ignore[assignment]

@@ -7,23 +7,15 @@ test-artifacts/ui/, and checked for JavaScript errors and for requests leaving t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "ui"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.e2e.conftest import NO_BROWSER, ROOT, Visit
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-    reason="Chromium is not installed (`.ci/run` installs Debian's chromium package)",
-)
+pytestmark = NO_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -43,54 +35,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with uvicorn_server(env) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-class Visit:
-    """A browser page that records JavaScript errors and every request it makes."""
-
-    def __init__(self, browser: object, base: str) -> None:
-        self.base = base
-        self.page = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on(
-            "console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None
-        )
-        self.page.on("request", lambda req: self.requests.append(req.url))
-
-    def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.wait_for_load_state("networkidle")
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-    def check(self) -> None:
-        assert self.errors == [], self.errors
-        host = urlparse(self.base).netloc
-        outside = [
-            u
-            for u in self.requests
-            if not u.startswith(("data:", "blob:")) and urlparse(u).netloc != host
-        ]
-        assert outside == [], f"requests left the server: {outside}"
 
 
 @pytest.fixture

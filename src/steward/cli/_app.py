@@ -9,11 +9,15 @@ from typer.core import TyperGroup
 
 from steward._version import __version__
 from steward.cli import (
+    _build_image,
     _datasets,
+    _deploy,
     _model_exports,
     _models,
     _reproduce,
     _runs,
+    _score,
+    _serve,
     _server,
     _store,
     _whatif,
@@ -27,7 +31,20 @@ if TYPE_CHECKING:
     )
 
 
-COMMAND_ORDER = ("runs", "reproduce", "datasets", "models", "whatif", "ui", "server", "store")
+COMMAND_ORDER = (
+    "runs",
+    "reproduce",
+    "datasets",
+    "models",
+    "whatif",
+    "serve",
+    "deploy",
+    "score",
+    "build-image",
+    "ui",
+    "server",
+    "store",
+)
 
 
 class StewardGroup(TyperGroup):
@@ -90,6 +107,10 @@ _ = _model_exports
 app.command("server")(_server.serve)
 app.command("ui")(_server.ui)
 app.command("whatif")(_whatif.whatif)
+app.command("serve")(_serve.serve)
+app.add_typer(_deploy.app)
+app.command("score")(_score.score)
+app.command("build-image")(_build_image.build_image)
 app.command("reproduce")(_reproduce.reproduce)
 app.add_typer(_store.app)
 

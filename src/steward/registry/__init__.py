@@ -18,6 +18,8 @@ from steward.registry._api import (
 # For the stages and interfaces above the registry (not part of ``steward.*``):
 from steward.registry._evaluation import EvaluationData as EvaluationData
 from steward.registry._evaluation import evaluation_data as evaluation_data
+from steward.registry._evaluation import input_example as input_example
+from steward.registry._evaluation import sample_within_signature as sample_within_signature
 from steward.registry._export import ExportResult, export_model, read_parity_report
 from steward.registry._flavors import Flavor, register_flavor
 from steward.registry._flavors import flavor_for as flavor_for
@@ -33,9 +35,11 @@ from steward.registry._models import (
 )
 from steward.registry._models import ModelFile as ModelFile
 from steward.registry._package import VersionMismatchWarning
+from steward.registry._package import read_manifest as read_manifest
 from steward.registry._package import version_differences as version_differences
 from steward.registry._parity import ParityReport as ParityReport
 from steward.registry._registry_ops import RegistryOps as RegistryOps
+from steward.registry._registry_ops import resolve_version as resolve_version
 from steward.registry._signature import (
     SignatureError,
     SignatureWarning,
@@ -44,6 +48,7 @@ from steward.registry._signature import (
 )
 from steward.registry._signature import validate_frame as validate_frame
 from steward.registry._summary import model_summary
+from steward.registry._uri import parse_model_uri as parse_model_uri
 
 __all__ = [
     "AliasMove",

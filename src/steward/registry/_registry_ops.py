@@ -19,6 +19,7 @@ from steward.registry._models import (
     ModelVersionSpec,
     RegisteredModel,
 )
+from steward.registry._uri import parse_model_uri
 from steward.service import Service
 from steward.store import Transaction, tables, upsert
 from steward.validation import check_key, check_name
@@ -81,6 +82,40 @@ def _check_alias(alias: str) -> str:
             "newest version. Choose a word such as 'champion'."
         )
     return alias
+
+
+def resolve_version(conn: Connection, uri: str) -> tuple[str, int, int]:
+    """Return (model name, version number, version row id) of a ``models:/`` URI, in SQL.
+
+    For the stages that store references to versions (deployments): an alias or
+    ``latest`` is resolved to the version it names now.
+    """
+    ref = parse_model_uri(uri)
+    if ref.kind != "registry":
+        raise InvalidInput(
+            f"{uri!r} does not name a registered version; use models:/name@alias or "
+            "models:/name/3 (register the model first with steward.register_model)."
+        )
+    model = _model_row(conn, ref.name)
+    if ref.version is not None:
+        row = _version_row(conn, model.id, ref.name, ref.version)
+        return ref.name, int(row.version), int(row.id)
+    query = select(mv).where(mv.c.model_id == model.id, mv.c.deleted.is_(False))
+    if ref.alias == "latest":
+        row = conn.execute(query.order_by(mv.c.version.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound(f"Model {ref.name!r} has no versions yet.")
+        return ref.name, int(row.version), int(row.id)
+    row = conn.execute(
+        query.join(al, al.c.version_id == mv.c.id).where(al.c.alias == ref.alias)
+    ).first()
+    if row is None:
+        known = [a for (a,) in conn.execute(select(al.c.alias).where(al.c.model_id == model.id))]
+        raise NotFound(
+            f"Model {ref.name!r} has no alias {ref.alias!r}.{did_you_mean(ref.alias or '', known)} "
+            f"Its aliases are: {', '.join(sorted(known)) or 'none'}."
+        )
+    return ref.name, int(row.version), int(row.id)
 
 
 class RegistryOps(Service):

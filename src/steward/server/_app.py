@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from steward._backend import Backend, SqlBackend
 from steward._version import __version__
-from steward.errors import StewardError
 from steward.server._blobs import blob_router
 from steward.server._routes import operation_router
 from steward.server.ui import mount_ui
 from steward.store import current_actor
+from steward.web import install_steward_errors, mount_docs
 
 API = "/api/v1"
 
@@ -41,7 +38,7 @@ def create_app(backend: Backend | None = None) -> FastAPI:
     app.state.backend = backend
     app.include_router(operation_router(backend), prefix=API)
     app.include_router(blob_router(backend), prefix=API)
-    _mount_docs(app)
+    mount_docs(app, "Steward API")
     mount_ui(app)
     _install_error_handlers(app)
 
@@ -61,28 +58,8 @@ def create_app(backend: Backend | None = None) -> FastAPI:
     return app
 
 
-def _mount_docs(app: FastAPI) -> None:
-    # Swagger UI from the swagger-ui-bundle package, not a CDN: servers may be offline.
-    import swagger_ui_bundle
-
-    static = Path(swagger_ui_bundle.swagger_ui_path)
-    app.mount("/static/swagger", StaticFiles(directory=static), name="swagger")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Steward API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
-
-
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(StewardError)
-    async def steward_error(_request: Request, exc: StewardError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    install_steward_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -293,3 +293,54 @@ experiment_keys = Table(
     Column("kind", String(10), primary_key=True),
     Column("key", String(NAME), primary_key=True),
 )
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("revision", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("id_key", String(64), nullable=False),  # keys the request ids this deployment issues
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("time", Float, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+)
+
+serving_tokens = Table(
+    "serving_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), nullable=False),
+    Column("label", String(NAME), nullable=False),
+    Column("prefix", String(16), nullable=False),  # shown to tell tokens apart
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_serving_tokens_deployment", "deployment_id"),
+)
+
+bandit_arms = Table(
+    "bandit_arms",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("route", String(NAME), primary_key=True),
+    Column("successes", Float, nullable=False),
+    Column("failures", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
