@@ -30,13 +30,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix $(SRC)
 	$(VENV)/bin/ruff format $(SRC)
 
-bench: $(STAMP)  ## side-by-side benchmarks against MLflow and shap (about 20 minutes)
+bench: $(STAMP)  ## side-by-side benchmarks against MLflow, shap and bare FastAPI (about 35 minutes)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_tracking.py
 	$(PY) benchmarks/bench_registry.py
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_ui.py
 	$(PY) benchmarks/bench_batch.py
+	command -v wrk >/dev/null || apt-get install -y -qq wrk  # Debian's wrk: the load generator
+	$(PY) benchmarks/bench_serving.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

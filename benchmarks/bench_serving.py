@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     ):
         # Both servers up, measured in turns: the machine's drift hits both alike.
         rounds: dict[str, list[dict[str, float]]] = {"bare": [], "steward": []}
-        for _ in range(1 if args.quick else 3):
+        for _ in range(1 if args.quick else 5):
             rounds["bare"].append(wrk(bare_url + "/predict", one, seconds, args.connections, work))
             rounds["steward"].append(wrk(url + "/predict", one, seconds, args.connections, work))
         for name in rounds:

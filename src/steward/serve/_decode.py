@@ -164,7 +164,32 @@ def _names(signature: Signature, limit: int = 20) -> str:
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
+NUMBERS = ("numeric", "integer")
+TEXTS = ("categorical", "text", "datetime")
+
+
 def _column(spec: ColumnSpec, values: list[Any]) -> list[Any]:
+    """Return the column's values after checking them (refusing the first bad one)."""
+    # The common case costs one type test per value: finite numbers (``v - v`` is 0.0 only
+    # for finite floats) or strings. Anything else takes the full check below.
+    kind = spec.kind
+    if kind in NUMBERS:
+        for v in values:
+            t = type(v)
+            if not (t is int or (t is float and v - v == 0.0)):
+                break
+        else:
+            return values
+    elif kind in TEXTS:
+        for v in values:
+            if type(v) is not str:
+                break
+        else:
+            return values
+    return _full_check(spec, values)
+
+
+def _full_check(spec: ColumnSpec, values: list[Any]) -> list[Any]:
     kind = spec.kind
     for i, value in enumerate(values):
         if value is None or (type(value) is float and value != value):
@@ -177,7 +202,7 @@ def _column(spec: ColumnSpec, values: list[Any]) -> list[Any]:
                 )
             continue
         kind_of = type(value)
-        if kind in ("numeric", "integer"):
+        if kind in NUMBERS:
             if kind_of is float:
                 if not math.isfinite(value):
                     raise RequestError(
@@ -199,7 +224,7 @@ def _column(spec: ColumnSpec, values: list[Any]) -> list[Any]:
                     column=spec.name,
                     row=i,
                 )
-        elif kind in ("categorical", "text", "datetime") and kind_of is not str:
+        elif kind in TEXTS and kind_of is not str:
             if kind == "categorical" and kind_of in (int, float, bool):
                 continue  # numbers coded as categories: the model's encoder decides
             raise RequestError(
