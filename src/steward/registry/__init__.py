@@ -23,7 +23,13 @@ from steward.registry._evaluation import sample_within_signature as sample_withi
 from steward.registry._export import ExportResult, export_model, read_parity_report
 from steward.registry._flavors import Flavor, register_flavor
 from steward.registry._flavors import flavor_for as flavor_for
-from steward.registry._hooks import PromotionRequest, add_promotion_hook, remove_promotion_hook
+from steward.registry._hooks import (
+    PromotionRequest,
+    add_promotion_hook,
+    add_version_hook,
+    remove_promotion_hook,
+    remove_version_hook,
+)
 from steward.registry._loaded import LoadedModel
 from steward.registry._models import (
     AliasMove,
@@ -67,6 +73,7 @@ __all__ = [
     "UnseenCategoryWarning",
     "VersionMismatchWarning",
     "add_promotion_hook",
+    "add_version_hook",
     "create_registered_model",
     "delete_alias",
     "download_model",
@@ -82,6 +89,7 @@ __all__ = [
     "register_flavor",
     "register_model",
     "remove_promotion_hook",
+    "remove_version_hook",
     "set_alias",
     "set_model_tag",
 ]

@@ -21,6 +21,7 @@ from steward.artifacts import sha256_file
 from steward.buffer import buffer
 from steward.config import load_settings
 from steward.errors import IntegrityError, InvalidInput, NotFound
+from steward.registry._hooks import version_logged
 from steward.registry._loaded import LoadedModel
 from steward.registry._models import (
     AliasMove,
@@ -123,6 +124,7 @@ def log_model(
     info = ModelInfo(run_id=rid, artifact_path=name, uri=f"runs:/{rid}/{name}", manifest=manifest)
     if registered_model_name:
         info.version = register_model(info.uri, registered_model_name)
+        version_logged(info.version, input_example, model)
     return info
 
 

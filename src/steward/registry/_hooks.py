@@ -1,4 +1,5 @@
-"""The promotion seam: every alias move asks the hooks first, and any hook may veto it.
+"""The registry's seams: promotion hooks (every alias move asks them first, any may veto)
+and version hooks (told of every version logged with its training inputs).
 
 Governance registers a hook that checks sign-offs and policies and raises
 :class:`steward.errors.PolicyViolation` to refuse; the registry itself registers none.
@@ -10,8 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from steward.registry._models import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,38 @@ def check_promotion(conn: Connection, request: PromotionRequest) -> None:
     """Run every hook on ``request``; the first that raises vetoes the move."""
     for hook in list(_hooks):
         hook(conn, request)
+
+
+VersionHook = Callable[["ModelVersion", "pd.DataFrame | None", Any], None]
+_version_hooks: list[VersionHook] = []
+
+
+def add_version_hook(hook: VersionHook) -> None:
+    """Call ``hook(version, training_inputs, model)`` after ``log_model`` registers a version.
+
+    The monitoring stage registers one that stores the version's reference profile. A hook
+    that fails warns and does not undo the version.
+    """
+    if hook not in _version_hooks:
+        _version_hooks.append(hook)
+
+
+def remove_version_hook(hook: VersionHook) -> None:
+    """Stop calling ``hook``."""
+    if hook in _version_hooks:
+        _version_hooks.remove(hook)
+
+
+def version_logged(version: ModelVersion, data: pd.DataFrame | None, model: Any) -> None:
+    """Tell every version hook about a version just registered by ``log_model``."""
+    import warnings
+
+    for hook in list(_version_hooks):
+        try:
+            hook(version, data, model)
+        except Exception as exc:  # the version stands; what the hook adds is missing
+            warnings.warn(
+                f"{getattr(hook, '__qualname__', hook)} failed for {version.uri}: {exc}",
+                RuntimeWarning,
+                stacklevel=3,
+            )

@@ -67,12 +67,13 @@ class Manifest(BaseModel):
 
 
 class ModelFile(BaseModel):
-    """A file of a model version: its package, an export (exports/...) or a report (reports/...)."""
+    """A file of a model version: its package, an export (exports/...), a report
+    (reports/...) or a monitoring reference (monitoring/...)."""
 
     path: str
     sha256: str
     size: int
-    kind: Literal["package", "export", "report"] = "package"
+    kind: Literal["package", "export", "report", "monitoring"] = "package"
 
 
 class RegisteredModel(BaseModel):

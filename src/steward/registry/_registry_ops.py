@@ -536,12 +536,15 @@ class RegistryOps(Service):
     @operation("PUT", "/models/{name}/versions/{version}/files", tag="models")
     def add_model_version_file(self, name: str, version: int, file: ModelFile) -> ModelVersion:
         """Return the version after attaching an export or a report (package files are fixed)."""
-        folder = {"export": "exports/", "report": "reports/"}.get(file.kind)
+        folder = {"export": "exports/", "report": "reports/", "monitoring": "monitoring/"}.get(
+            file.kind
+        )
         if folder is None or not file.path.startswith(folder) or ".." in file.path.split("/"):
             raise InvalidInput(
-                "Only exports (kind 'export', under 'exports/') and reports (kind 'report', under "
-                "'reports/') can be added to an existing version; its package files are fixed "
-                f"when the version is created. Got kind {file.kind!r} at {file.path!r}."
+                "Only exports (kind 'export', under 'exports/'), reports (kind 'report', under "
+                "'reports/') and monitoring references (kind 'monitoring', under 'monitoring/') "
+                "can be added to an existing version; its package files are fixed when the "
+                f"version is created. Got kind {file.kind!r} at {file.path!r}."
             )
         check_sha256(file.sha256)
         if not self.blobs.exists(file.sha256):
