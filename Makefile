@@ -5,13 +5,20 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SRC    := src tests benchmarks examples
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean lock
 
-$(STAMP): pyproject.toml
+# Installs the exact versions in requirements/dev.lock: left to itself, pip's resolver gave up
+# ("resolution-too-deep") backtracking through s3fs/aiobotocore/botocore on a fresh machine.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock:  ## re-pin requirements/dev.lock after a dependency changes in pyproject.toml
+	$(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet uv
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --quiet -o requirements/dev.lock
 
 demo: $(STAMP)  ## the end-to-end life-cycle demo on the local default store
 	$(PY) examples/demo.py
