@@ -24,6 +24,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from demo_govern import govern_step
+from demo_monitor import monitor_live
 from rich.console import Console
 from rich.table import Table
 from sklearn.datasets import load_diabetes
@@ -275,6 +277,7 @@ def main() -> None:
     )
 
     deploy(version.version, found, X_test, y_test)
+    govern_step(console, MODEL, version.version, PROJECT)
 
     console.print(
         f"\nDone in {time.time() - started:.1f}s. Look further with:\n"
@@ -284,6 +287,9 @@ def main() -> None:
         f"  steward models show {MODEL}\n"
         f"  steward reproduce {best['run_id']} --here   # re-run, compare\n"
         f"  steward deploy history {MODEL}\n"
+        f"  steward monitor report {MODEL} --open   # drift, performance, latency, KPIs\n"
+        f"  steward models signoffs {MODEL} {version.version}   # who approved, what the policy asks\n"
+        f"  steward audit verify   # the hash-chained audit trail holds\n"
         f"  steward serve --deployment {MODEL}   # serve it again\n"
         f"  steward ui   # the web UI over this store (Deployments shows the traffic)"
     )
@@ -308,9 +314,11 @@ def deploy(champion: int, found: pd.DataFrame, X_test: pd.DataFrame, y_test: pd.
         console.print(
             f"[dim]A bad request gets {refused.status_code}: {refused.json()['error']['message']}[/]"
         )
+        clean_since = time.time()
         for i, row in enumerate(rows):  # real traffic, with ground truth arriving later
             request_id = client.post("/predict", json={"records": [row]}).json()["request_id"]
             client.post("/feedback", json={"request_id": request_id, "label": int(y_test.iloc[i])})
+        clean = (clean_since, time.time())  # one pass over the holdout: the clean window
 
         # Blue-green: switch to the runner-up and back while four clients keep sending.
         seen, errors = under_load(
@@ -350,6 +358,8 @@ def deploy(champion: int, found: pd.DataFrame, X_test: pd.DataFrame, y_test: pd.
             f"prediction log: {live.log_root}"
         )
         steward.set_traffic(MODEL, reason="end of the shadow test")
+        wait_revision(url, steward.get_deployment(MODEL).revision)  # no shadow from here on
+        monitor_live(console, url, MODEL, champion, PROJECT, clean, X_test, y_test)
 
     # Embedded deployment: batch-score a file with the champion.
     folder = load_settings().home / "scoring"

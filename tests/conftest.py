@@ -22,6 +22,7 @@ import steward
 from steward._backend import Backend, SqlBackend, set_backend
 from steward.artifacts import ArtifactStore
 from steward.client import connect
+from steward.develop import _fluent
 from steward.server import create_app
 from steward.store import Store
 
@@ -55,6 +56,7 @@ def steward_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     while steward.active_run() is not None:
         steward.end_run()
     set_backend(None)
+    _fluent._defaults.clear()  # set_experiment() lasts for the process: not past one test
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from steward.artifacts import ArtifactStore
 from steward.client import connect, install_operations
 from steward.config import Settings
 from steward.develop import DatasetOps, ProjectOps, RunOps, SearchOps
+from steward.govern import GovernDataOps, ReviewOps, UserOps
+from steward.monitor import MonitorOps
 from steward.registry import RegistryOps
 from steward.serve import DeployOps
 from steward.store import Store
@@ -25,7 +27,18 @@ if TYPE_CHECKING:
     from steward.artifacts import BlobStore
 
 
-class SqlBackend(ProjectOps, RunOps, SearchOps, DatasetOps, RegistryOps, DeployOps):
+class SqlBackend(
+    ProjectOps,
+    RunOps,
+    SearchOps,
+    DatasetOps,
+    RegistryOps,
+    DeployOps,
+    MonitorOps,
+    GovernDataOps,
+    UserOps,
+    ReviewOps,
+):
     """Every operation, run directly against a metadata store and an artifact store."""
 
     blobs: BlobStore  # type: ignore[assignment]

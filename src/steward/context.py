@@ -7,6 +7,7 @@ stage's operations) registers when the package is imported; this module only hol
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -113,3 +114,10 @@ def run_target(run_id: str | None) -> tuple[Backend, str]:
             "No run is active. Start one with `with steward.start_run():` or pass run_id=."
         )
     return active.backend, active.id
+
+
+#: The roles of whoever is acting (project -> role names), when a server authenticated
+#: them; None in local mode or on a server without users, where the caller is trusted.
+current_roles: contextvars.ContextVar[dict[str, set[str]] | None] = contextvars.ContextVar(
+    "steward_roles", default=None
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,6 +21,38 @@ NO_BROWSER = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
     reason="Chromium is not installed (`.ci/run` installs Debian's chromium package)",
 )
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, str]:
+    """The README's first command, run once on a fresh home: (home, what it printed).
+
+    One run (about 2 minutes) serves every test over the demo's store, whichever xdist
+    worker they land on: the first worker to ask runs it under a file lock in the session's
+    shared temporary folder; the others wait for it and read what it left.
+    """
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    folder, home = shared / "demo", shared / "demo" / "home"
+    printed, failed = folder / "stdout.txt", folder / "stderr.txt"
+    with FileLock(str(shared / "demo.lock")):
+        if not printed.is_file() and not failed.is_file():
+            folder.mkdir(exist_ok=True)
+            env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
+            for var in ("STEWARD_USER", "STEWARD_URI", "STEWARD_STORE_URI", "STEWARD_ARTIFACT_URI"):
+                env.pop(var, None)  # whoever runs it, on the embedded default, as a new user would
+            out = subprocess.run(
+                [sys.executable, str(ROOT / "examples" / "demo.py")],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            (printed if out.returncode == 0 else failed).write_text(out.stdout + out.stderr)
+    assert not failed.is_file(), failed.read_text()
+    return home, printed.read_text()
 
 
 @pytest.fixture(scope="module")

@@ -7,30 +7,21 @@ test-artifacts/ui/, and checked for JavaScript errors and for requests leaving t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NO_BROWSER, ROOT, Visit
+from tests.e2e.conftest import NO_BROWSER, Visit
 
-pytestmark = NO_BROWSER
+pytestmark = [NO_BROWSER, pytest.mark.timeout(900)]  # the first waits for the demo
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_server(demo: tuple[Path, str]) -> Iterator[str]:
     """A live server on 127.0.0.1 over a store the README's demo filled."""
-    home = tmp_path_factory.mktemp("ui") / "home"
-    env = {**os.environ, "STEWARD_HOME": str(home)}
+    env = {**os.environ, "STEWARD_HOME": str(demo[0])}
     env.pop("STEWARD_URI", None)
-    subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
     from tests.conftest import uvicorn_server
 
     with uvicorn_server(env) as url:

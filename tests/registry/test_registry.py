@@ -127,7 +127,7 @@ def test_promotion_hook_can_veto_a_move(
     _log(churn_pipeline, X)
     seen: list[PromotionRequest] = []
 
-    def no_production_without_reason(_conn, request: PromotionRequest) -> None:  # type: ignore[no-untyped-def]
+    def no_production_without_reason(_tx, request: PromotionRequest) -> None:  # type: ignore[no-untyped-def]
         seen.append(request)
         if request.alias == "production" and not request.reason:
             raise PolicyViolation("Moving 'production' needs a reason (the change ticket).")
@@ -164,7 +164,14 @@ def test_lineage_and_sensitive_features_are_recorded(
     assert manifest.uses_sensitive_columns == ["paperless"]
     assert manifest.run_id == run.id and info.version.run_id == run.id
     events = backend.list_events(entity_type="model_version")
-    assert [e.action for e in events] == ["model.version.created"]
+    # Created, then the monitor stage's reference profile (and its row sample) attached.
+    assert [e.action for e in events] == ["model.version.created"] + [
+        "model.version.file_added"
+    ] * 2
+    assert {e.payload["path"] for e in events[1:]} == {
+        "monitoring/reference.json",
+        "monitoring/reference_sample.parquet",
+    }
 
 
 def test_concurrent_alias_moves_are_serialized(

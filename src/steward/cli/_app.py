@@ -9,17 +9,22 @@ from typer.core import TyperGroup
 
 from steward._version import __version__
 from steward.cli import (
+    _audit,
     _build_image,
     _datasets,
     _deploy,
+    _govern,
+    _lineage,
     _model_exports,
     _models,
+    _monitor,
     _reproduce,
     _runs,
     _score,
     _serve,
     _server,
     _store,
+    _users,
     _whatif,
 )
 from steward.cli._output import print_error
@@ -39,10 +44,14 @@ COMMAND_ORDER = (
     "whatif",
     "serve",
     "deploy",
+    "monitor",
     "score",
     "build-image",
     "ui",
     "server",
+    "users",
+    "lineage",
+    "audit",
     "store",
 )
 
@@ -109,10 +118,16 @@ app.command("ui")(_server.ui)
 app.command("whatif")(_whatif.whatif)
 app.command("serve")(_serve.serve)
 app.add_typer(_deploy.app)
+app.add_typer(_monitor.app)
 app.command("score")(_score.score)
 app.command("build-image")(_build_image.build_image)
 app.command("reproduce")(_reproduce.reproduce)
 app.add_typer(_store.app)
+app.add_typer(_users.app)
+app.add_typer(_lineage.app)
+app.add_typer(_audit.app)
+app.command("validate")(_govern.validate)
+app.add_typer(_govern.policy_app)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
-"""`steward datasets`: list, show, profile and register dataset versions."""
+"""`steward datasets`: list, show, profile, register and amend dataset versions."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,12 +29,13 @@ from steward.cli._output import (
     stdout,
 )
 from steward.data import read_table
-from steward.develop import DatasetUsage, DatasetVersion
+from steward.develop import DatasetUsage, DatasetVersion, retention_deadline
 from steward.errors import InvalidInput, NotFound
+from steward.govern import PiiScan
 
 app = typer.Typer(
     name="datasets",
-    help="List, show, profile and register dataset versions.",
+    help="List, show, profile, register and amend dataset versions.",
     rich_markup_mode="markdown",
     no_args_is_help=True,
 )
@@ -123,11 +125,13 @@ def show_dataset(
     backend = get_backend()
     versions = [v.version for v in backend.list_dataset_versions(name)]
     usage = backend.get_dataset_usage(name)
+    scan = backend.get_pii_scan(name, meta.version)
     if as_json:
         print_json(
             {
                 **meta.model_dump(mode="json"),
                 "used_by": [u for u in usage if u.version == meta.version],
+                "pii_scan": scan,
             }
         )
         return
@@ -149,6 +153,7 @@ def show_dataset(
                     ("content hash", f"sha256:{meta.content_hash}"),
                     ("source", meta.source or Text("not recorded", style="dim")),
                     ("terms of use", meta.terms_of_use or Text("not recorded", style="dim")),
+                    ("retention", _retention(meta)),
                     ("description", meta.description or None),
                     ("created", f"{format_time(meta.created_at)} by {meta.created_by}"),
                 ]
@@ -156,7 +161,44 @@ def show_dataset(
         )
     )
     section(console, "Schema", _schema(meta))
+    section(console, "Personal data found", _findings(scan))
+    if scan is None:
+        note(f"Not scanned for personal data; scan it with steward.govern.scan_dataset({name!r}).")
     _print_usage(meta, usage)
+
+
+def _retention(meta: DatasetVersion) -> Text:
+    if not meta.retention:
+        return Text("not recorded", style="dim")
+    deadline = retention_deadline(meta.retention, meta.created_at)
+    if deadline is None:
+        return Text(meta.retention)
+    late = deadline < datetime.now(UTC).date()
+    return Text.assemble(
+        meta.retention,
+        (
+            f"  (delete by {deadline.isoformat()}{', overdue' if late else ''})",
+            "bold red" if late else "dim",
+        ),
+    )
+
+
+def _findings(scan: PiiScan | None) -> Table | None:
+    """Return the PII findings as a table (None when the scan found nothing or never ran)."""
+    if scan is None or not scan.findings:
+        return None
+    table = new_table()
+    for name in ("column", "holds", "share of sample", "confidence", "from the name"):
+        table.add_column(name)
+    for f in scan.findings:
+        table.add_row(
+            Text(f.column, style="bold red"),
+            Text(", ".join(f.entities)),
+            Text(f"{f.share:.0%}" if f.shares else "—"),
+            Text(f"{f.confidence:.2f}"),
+            Text(", ".join(f.from_name) or "—"),
+        )
+    return table
 
 
 def _schema(meta: DatasetVersion) -> Table:
@@ -310,6 +352,14 @@ def register(
     description: Annotated[
         str, typer.Option("--description", "-d", metavar="TEXT", help="What the data holds.")
     ] = "",
+    retention: Annotated[
+        str,
+        typer.Option(
+            "--retention",
+            metavar="WHEN",
+            help="How long it may be kept: `delete after 2027-12-31`, `3 years`, `P18M`.",
+        ),
+    ] = "",
     sensitive: Annotated[
         list[str] | None,
         typer.Option(
@@ -355,6 +405,7 @@ def register(
             terms_of_use=terms,
             description=description,
             sensitive_columns=columns,
+            retention=retention,
         )
     created = meta.id not in known
     if as_json:
@@ -387,6 +438,10 @@ def register(
                 f"{', '.join(meta.sensitive_columns) or 'none'}; terms {meta.terms_of_use or 'none'}.",
                 style="yellow",
             )
+    scan = get_backend().get_pii_scan(meta.dataset, meta.version)
+    if scan is not None and scan.findings:
+        found = ", ".join(f"{f.column} ({', '.join(f.entities)})" for f in scan.findings)
+        note(f"Personal data found: {found}. Models using these columns will be flagged.", "yellow")
     unmarked = [
         c for c in meta.profile.get("suggested_sensitive") or [] if c not in meta.sensitive_columns
     ]
@@ -403,3 +458,44 @@ def _version_ids(name: str) -> set[int]:
         return {v.id for v in get_backend().list_dataset_versions(name)}
     except NotFound:
         return set()
+
+
+@app.command("amend")
+def amend(
+    spec: Spec,
+    terms: Annotated[
+        str | None, typer.Option("--terms", metavar="TEXT", help="New terms of use.")
+    ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            metavar="WHEN",
+            help="New retention: `delete after 2027-12-31`, `3 years`.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the audit log).")
+    ] = "",
+) -> None:
+    """Change a version's terms of use or retention; its data and hash never change.
+
+    Example:
+
+    ```
+    steward datasets amend churn@2 --retention "delete after 2027-12-31" --reason "DPO-42"
+    ```
+    """
+    name, version = parse_spec(spec)
+    number = version or steward.get_dataset(name).version
+    meta = get_backend().amend_dataset_version(
+        name, number, terms_of_use=terms, retention=retention, reason=reason
+    )
+    stdout().print(
+        Text.assemble(
+            "Amended ",
+            (f"{meta.dataset}@{meta.version}", "bold cyan"),
+            f": terms {meta.terms_of_use or 'none'}; retention {meta.retention or 'none'}.",
+        ),
+        soft_wrap=True,
+    )

@@ -39,6 +39,14 @@ def serve(
             help="The artifact folder or fsspec URL such as `s3://bucket/prefix` (default: `STEWARD_ARTIFACT_URI`).",
         ),
     ] = None,
+    require_auth: Annotated[
+        bool,
+        typer.Option(
+            "--require-auth",
+            help="Refuse unauthenticated callers even before any user exists (users are "
+            "added with `steward users add`; once one exists, authentication is on anyway).",
+        ),
+    ] = False,
 ) -> None:
     """Run the team server: the HTTP API over a store, for clients with `STEWARD_URI` set.
 
@@ -60,7 +68,7 @@ def serve(
     settings = load_settings()
     backend = SqlBackend.open(store or settings.store_uri, artifacts or settings.artifact_uri)
     try:
-        application = create_app(backend)
+        application = create_app(backend, require_auth=require_auth)
         base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         console = stdout()
         console.print(Text.assemble(("Steward server ", "bold"), __version__))
@@ -73,6 +81,12 @@ def serve(
                     ("store", backend.location),
                     ("artifacts", artifacts or settings.artifact_uri),
                     ("clients", f"export STEWARD_URI={base}"),
+                    (
+                        "authentication",
+                        "required: callers send STEWARD_TOKEN"
+                        if require_auth or backend.count_users()
+                        else "off until a user exists (`steward users add`)",
+                    ),
                 ]
             )
         )

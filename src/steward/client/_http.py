@@ -39,13 +39,20 @@ class HttpBackend:
     """Calls a team server; has exactly the operations of the SQL backend."""
 
     def __init__(
-        self, url: str, *, client: httpx.Client | None = None, user: str | None = None
+        self,
+        url: str,
+        *,
+        client: httpx.Client | None = None,
+        user: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.http = client or httpx.Client(
             base_url=self.url, timeout=httpx.Timeout(60.0, connect=5.0)
         )
         self.user = user or default_user()
+        # A user token (STEWARD_TOKEN) once the server has users; never logged or stored.
+        self.token = token if token is not None else os.environ.get("STEWARD_TOKEN") or None
         self.blobs = HttpBlobs(self)
 
     @property
@@ -60,6 +67,8 @@ class HttpBackend:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request to the server and return the response, raising mapped errors."""
         headers = {"X-Steward-User": self.user, "User-Agent": f"steward/{__version__}"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         headers.update(kwargs.pop("headers", {}))
         try:
             response = self.http.request(method, API + path, headers=headers, **kwargs)
@@ -198,6 +207,13 @@ class HttpBlobs:
         return dest
 
 
-def connect(url: str, *, client: httpx.Client | None = None, user: str | None = None) -> Backend:
-    """Return a backend that performs every operation on the team server at ``url``."""
-    return cast("Backend", HttpBackend(url, client=client, user=user))
+def connect(
+    url: str,
+    *,
+    client: httpx.Client | None = None,
+    user: str | None = None,
+    token: str | None = None,
+) -> Backend:
+    """Return a backend that performs every operation on the team server at ``url``
+    (authenticating with ``token``, default ``STEWARD_TOKEN``, when given)."""
+    return cast("Backend", HttpBackend(url, client=client, user=user, token=token))

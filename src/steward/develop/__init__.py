@@ -33,6 +33,9 @@ from steward.develop._fluent import (
     set_tags,
     start_run,
 )
+from steward.develop._hooks import DatasetHook as DatasetHook
+from steward.develop._hooks import add_dataset_hook as add_dataset_hook
+from steward.develop._hooks import remove_dataset_hook as remove_dataset_hook
 from steward.develop._models import (
     Artifact,
     Dataset,
@@ -55,6 +58,8 @@ from steward.develop._reproduce import reproduce_run
 from steward.develop._reproduction_report import ProgressCallback as ProgressCallback
 from steward.develop._reproduction_report import ReproductionReport
 from steward.develop._reproduction_report import RunCheck as RunCheck
+from steward.develop._retention import check_retention as check_retention
+from steward.develop._retention import retention_deadline as retention_deadline
 from steward.develop._run_ops import RunOps as RunOps
 from steward.develop._search_ops import SearchOps as SearchOps
 

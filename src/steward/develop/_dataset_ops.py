@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from steward._operations import operation
 from steward.artifacts import check_sha256
 from steward.develop._models import Dataset, DatasetUsage, DatasetVersion, DatasetVersionSpec
+from steward.develop._retention import check_retention
 from steward.errors import InvalidInput, NotFound, did_you_mean
 from steward.service import Service, require_run
 from steward.store import Transaction, tables, upsert
@@ -43,6 +44,7 @@ class DatasetOps(Service):
         check_name(spec.dataset, "dataset")
         check_sha256(spec.content_hash)
         check_sha256(spec.blob_sha256)
+        spec = spec.model_copy(update={"retention": check_retention(spec.retention)})
         names = [c.name for c in spec.columns]
         for col in spec.sensitive_columns:
             if col not in names:
@@ -105,6 +107,7 @@ class DatasetOps(Service):
                 profile=spec.profile,
                 source=spec.source,
                 terms_of_use=spec.terms_of_use,
+                retention=spec.retention,
                 description=spec.description,
                 sensitive_columns=spec.sensitive_columns,
                 created_at=tx.now,
@@ -122,6 +125,8 @@ class DatasetOps(Service):
             content_hash=spec.content_hash,
             rows=spec.row_count,
             source=spec.source,
+            terms_of_use=spec.terms_of_use,
+            retention=spec.retention,
             sensitive_columns=spec.sensitive_columns,
         )
         return _version(created)

@@ -12,8 +12,10 @@ import pyarrow.parquet as pq
 
 from steward.context import get_backend, run_target
 from steward.data import content_hash, read_dataset, read_table
+from steward.develop._hooks import dataset_registered
 from steward.develop._models import ColumnSchema, DatasetVersion, DatasetVersionSpec
 from steward.develop._profile import profile_frame
+from steward.develop._retention import check_retention
 from steward.errors import InvalidInput, did_you_mean
 from steward.validation import check_name
 
@@ -47,14 +49,19 @@ def register_dataset(
     terms_of_use: str = "",
     description: str = "",
     sensitive_columns: Sequence[str] = (),
+    retention: str = "",
 ) -> DatasetVersion:
     """Return the version of dataset ``name`` holding this content (new, or the same one).
 
     ``data`` is a DataFrame or a CSV/TSV/Parquet/JSON/Feather file. Registering the same
     content again returns the same version. ``sensitive_columns`` (sex, age, ...) are
     recorded so later analyses can use them for subgroups and flag models that use them.
+    ``retention`` says how long the data may be kept: "delete after 2027-12-31", "3 years"
+    (after registration), "P18M" or "keep indefinitely". The hooks added with
+    :func:`add_dataset_hook` (governance's scan for personal data) then see the data.
     """
     check_name(name, "dataset")
+    retention = check_retention(retention)
     if isinstance(data, str | Path):
         source = source or str(Path(data).resolve())
         frame = read_table(data)
@@ -90,8 +97,11 @@ def register_dataset(
         terms_of_use=terms_of_use,
         description=description,
         sensitive_columns=list(sensitive_columns),
+        retention=retention,
     )
-    return backend.create_dataset_version(spec)
+    version = backend.create_dataset_version(spec)
+    dataset_registered(version, frame)
+    return version
 
 
 def get_dataset(name: str, version: int = 0) -> DatasetVersion:

@@ -212,6 +212,7 @@ class DatasetVersion(BaseModel):
     sensitive_columns: list[str]
     created_at: float
     created_by: str
+    retention: str = ""  # "delete after 2027-12-31", "delete 3 years after registration"
 
 
 class DatasetVersionSpec(BaseModel):
@@ -227,6 +228,7 @@ class DatasetVersionSpec(BaseModel):
     terms_of_use: str = ""
     description: str = ""
     sensitive_columns: list[str] = Field(default_factory=list)
+    retention: str = ""
 
 
 class Dataset(BaseModel):

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 from steward.artifacts import sha256_file
 from steward.buffer import buffer
 from steward.config import load_settings
-from steward.errors import IntegrityError, InvalidInput, NotFound
-from steward.registry._hooks import version_logged
+from steward.errors import IntegrityError, InvalidInput, NotFound, StewardError
+from steward.registry._hooks import has_version_hooks, version_logged
 from steward.registry._loaded import LoadedModel
 from steward.registry._models import (
     AliasMove,
@@ -36,6 +37,7 @@ from steward.registry._models import (
 from steward.registry._package import (
     MANIFEST,
     STAMP,
+    VersionMismatchWarning,
     check_versions,
     load_package_object,
     load_yaml,
@@ -123,7 +125,7 @@ def log_model(
             backend.add_artifact(rid, f"{name}/{file.relative_to(folder).as_posix()}", sha, size)
     info = ModelInfo(run_id=rid, artifact_path=name, uri=f"runs:/{rid}/{name}", manifest=manifest)
     if registered_model_name:
-        info.version = register_model(info.uri, registered_model_name)
+        info.version = _register(info.uri, registered_model_name)
         version_logged(info.version, input_example, model)
     return info
 
@@ -155,7 +157,46 @@ def _run_datasets(backend: Backend, inputs: list[Any]) -> list[tuple[DatasetRef,
 
 
 def register_model(model_uri: str, name: str, *, description: str = "") -> ModelVersion:
-    """Return the new version of model ``name`` made from a logged package (runs:/ or a path)."""
+    """Return the new version of model ``name`` made from a logged package (runs:/ or a path).
+
+    The version hooks (e.g. the monitor stage's reference profile) are given the training
+    dataset the version's run read, or else the package's input example.
+    """
+    version = _register(model_uri, name, description=description)
+    if has_version_hooks():
+        data = _training_inputs(version)
+        if data is not None:
+            with warnings.catch_warnings():  # differing pins are told on the user's own loads
+                warnings.simplefilter("ignore", VersionMismatchWarning)
+                model = load_model(version.uri)
+            version_logged(version, data, model)
+    return version
+
+
+def _training_inputs(version: ModelVersion) -> pd.DataFrame | None:
+    """Return the inputs the version was trained on (its run's training dataset), else its
+    input example; only the signature's input columns."""
+    from steward.data import as_frame
+    from steward.registry._evaluation import input_example
+
+    refs = [d for d in version.manifest.datasets if d.context == "training"]
+    frame = None
+    if refs:
+        try:
+            frame = as_frame(f"{refs[0].dataset}@{refs[0].version}")
+        except StewardError:  # e.g. its rows were deleted under a retention rule
+            frame = None
+    if frame is None:
+        frame = input_example(version)
+    signature = version.manifest.signature
+    if frame is not None and signature is not None:
+        names = [c.name for c in signature.inputs]
+        if all(n in frame.columns for n in names):
+            frame = frame[names]
+    return frame
+
+
+def _register(model_uri: str, name: str, *, description: str = "") -> ModelVersion:
     backend = get_backend()
     ref = parse_model_uri(model_uri)
     if ref.kind == "registry":

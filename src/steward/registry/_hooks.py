@@ -3,8 +3,9 @@ and version hooks (told of every version logged with its training inputs).
 
 Governance registers a hook that checks sign-offs and policies and raises
 :class:`steward.errors.PolicyViolation` to refuse; the registry itself registers none.
-A hook runs inside the transaction that moves the alias, so it sees the store as the
-move will leave it, and what it writes commits or rolls back with the move.
+A hook runs inside the transaction that moves the alias (it is given it), so it sees the
+store as the move will leave it, and what it writes or emits (a warning recorded in the
+audit trail) commits or rolls back with the move.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
+from steward.store import Transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,12 +34,12 @@ class PromotionRequest:
     reason: str
 
 
-PromotionHook = Callable[[Connection, PromotionRequest], None]
+PromotionHook = Callable[[Transaction, PromotionRequest], None]
 _hooks: list[PromotionHook] = []
 
 
 def add_promotion_hook(hook: PromotionHook) -> None:
-    """Call ``hook(conn, request)`` before every alias move; it raises to veto."""
+    """Call ``hook(tx, request)`` before every alias move; it raises to veto."""
     if hook not in _hooks:
         _hooks.append(hook)
 
@@ -49,10 +50,10 @@ def remove_promotion_hook(hook: PromotionHook) -> None:
         _hooks.remove(hook)
 
 
-def check_promotion(conn: Connection, request: PromotionRequest) -> None:
+def check_promotion(tx: Transaction, request: PromotionRequest) -> None:
     """Run every hook on ``request``; the first that raises vetoes the move."""
     for hook in list(_hooks):
-        hook(conn, request)
+        hook(tx, request)
 
 
 VersionHook = Callable[["ModelVersion", "pd.DataFrame | None", Any], None]
@@ -60,7 +61,8 @@ _version_hooks: list[VersionHook] = []
 
 
 def add_version_hook(hook: VersionHook) -> None:
-    """Call ``hook(version, training_inputs, model)`` after ``log_model`` registers a version.
+    """Call ``hook(version, training_inputs, model)`` after a version is registered
+    (``log_model(..., registered_model_name=)`` or ``register_model``).
 
     The monitoring stage registers one that stores the version's reference profile. A hook
     that fails warns and does not undo the version.
@@ -75,8 +77,13 @@ def remove_version_hook(hook: VersionHook) -> None:
         _version_hooks.remove(hook)
 
 
+def has_version_hooks() -> bool:
+    """Return True when some hook wants to hear of new versions."""
+    return bool(_version_hooks)
+
+
 def version_logged(version: ModelVersion, data: pd.DataFrame | None, model: Any) -> None:
-    """Tell every version hook about a version just registered by ``log_model``."""
+    """Tell every version hook about a version just registered."""
     import warnings
 
     for hook in list(_version_hooks):

@@ -409,7 +409,7 @@ class RegistryOps(Service):
     ) -> AliasMove:
         to_version = target.version if target is not None else None
         check_promotion(
-            tx.conn, PromotionRequest(model.name, alias, current, to_version, tx.actor, reason)
+            tx, PromotionRequest(model.name, alias, current, to_version, tx.actor, reason)
         )
         if target is None:
             tx.conn.execute(al.delete().where(al.c.model_id == model.id, al.c.alias == alias))

@@ -19,6 +19,10 @@ from steward.serve._api import (
 from steward.serve._container import ImageFiles as ImageFiles
 from steward.serve._container import build_image as build_image
 from steward.serve._deploy_ops import DeployOps as DeployOps
+from steward.serve._hooks import DeploymentRequest as DeploymentRequest
+from steward.serve._hooks import ServedVersion as ServedVersion
+from steward.serve._hooks import add_deployment_hook as add_deployment_hook
+from steward.serve._hooks import remove_deployment_hook as remove_deployment_hook
 from steward.serve._models import (
     Deployment,
     DeploymentRevision,
@@ -34,6 +38,7 @@ from steward.serve._score import ScoreResult as ScoreResult
 from steward.serve._score import score as score
 from steward.serve._stats import RouteTraffic as RouteTraffic
 from steward.serve._stats import Traffic, traffic
+from steward.serve._stats import log_root as log_root
 
 __all__ = [
     "Deployment",

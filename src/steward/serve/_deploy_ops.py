@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from steward._operations import operation
 from steward.errors import AlreadyExists, Conflict, InvalidInput, NotFound, did_you_mean
 from steward.registry import parse_model_uri, resolve_version
+from steward.serve._hooks import DeploymentRequest, ServedVersion, check_deployment
 from steward.serve._models import (
     Deployment,
     DeploymentRevision,
@@ -76,6 +77,22 @@ def _resolve(tx: Transaction, spec: DeploymentSpec) -> tuple[DeploymentSpec, lis
     return spec.model_copy(update={"routes": routes}), ids
 
 
+def _request(
+    tx: Transaction, name: str, revision: int, spec: DeploymentSpec, reason: str
+) -> DeploymentRequest:
+    """Return what a deployment hook is asked: the versions each route will serve."""
+    versions, runs = [], []
+    for route in spec.routes:
+        ref = parse_model_uri(route.resolved or route.model)
+        if ref.kind == "registry" and ref.version is not None:
+            versions.append(
+                ServedVersion(route.name, ref.name, ref.version, route.shadow, route.weight)
+            )
+        else:
+            runs.append(route.resolved or route.model)
+    return DeploymentRequest(name, revision, tx.actor, reason, versions, runs)
+
+
 def _link(tx: Transaction, name: str, version_ids: list[int]) -> None:
     for version_id in version_ids:
         tx.conn.execute(
@@ -104,6 +121,7 @@ class DeployOps(Service):
         check_name(name, "deployment")
         with self.store.write() as tx:
             resolved, version_ids = _resolve(tx, spec)
+            check_deployment(tx, _request(tx, name, 1, resolved, reason))
             stored = resolved.model_dump(mode="json")
             try:
                 with tx.conn.begin_nested():
@@ -172,8 +190,9 @@ class DeployOps(Service):
                     current=row.revision,
                 )
             resolved, version_ids = _resolve(tx, spec)
-            stored = resolved.model_dump(mode="json")
             revision = row.revision + 1
+            check_deployment(tx, _request(tx, name, revision, resolved, reason))
+            stored = resolved.model_dump(mode="json")
             tx.conn.execute(
                 dp.update()
                 .where(dp.c.id == row.id)

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
+HEALTH = "health"
 
 
 @dataclass
@@ -58,6 +59,19 @@ class LogEntry:
     predictions: list[Any] | None = None
     probabilities: list[list[float]] | None = None
     classes: list[Any] | None = None
+
+
+@dataclass
+class HealthEntry:
+    """A serving process's resources at a moment (written every few seconds)."""
+
+    time: float
+    host: str
+    pid: int
+    revision: int
+    rss_bytes: int
+    cpu_seconds: float
+    memory_limit_bytes: int | None = None
 
 
 @dataclass
@@ -203,6 +217,14 @@ class PredictionLog:
             max_buffer_rows=max_buffer_rows,
             build=_feedback_table,
         )
+        self.health = _Writer(
+            self.root,
+            HEALTH,
+            flush_rows=1000,
+            flush_seconds=max(flush_seconds, 10.0),
+            max_buffer_rows=10_000,
+            build=_health_table,
+        )
 
     def record(self, entry: LogEntry) -> None:
         """Queue one request's record (cheap: an append)."""
@@ -212,15 +234,21 @@ class PredictionLog:
         """Queue one piece of feedback."""
         self.feedback.add(entry, 1)
 
+    def record_health(self, entry: HealthEntry) -> None:
+        """Queue one sample of the process's resources."""
+        self.health.add(entry, 1)
+
     def flush(self) -> int:
         """Write everything buffered now; return the prediction rows written."""
         self.feedback.flush()
+        self.health.flush()
         return self.predictions.flush()
 
     def close(self) -> None:
         """Stop the writer threads after writing what is buffered."""
         self.predictions.close()
         self.feedback.close()
+        self.health.close()
 
     def _table(self, entries: list[LogEntry]) -> pa.Table:
         return prediction_table(entries, self.input_types)
@@ -323,6 +351,22 @@ def _feedback_table(entries: list[FeedbackEntry]) -> pa.Table:
                 [None if e.label is None else json.dumps(e.label) for e in entries], pa.string()
             ),
             "reward": pa.array([e.reward for e in entries], pa.float64()),
+        }
+    )
+
+
+def _health_table(entries: list[HealthEntry]) -> pa.Table:
+    return pa.table(
+        {
+            "time": pa.array(
+                [int(e.time * 1_000_000) for e in entries], pa.timestamp("us", tz="UTC")
+            ),
+            "host": pa.array([e.host for e in entries], pa.string()),
+            "pid": pa.array([e.pid for e in entries], pa.int32()),
+            "revision": pa.array([e.revision for e in entries], pa.int32()),
+            "rss_bytes": pa.array([e.rss_bytes for e in entries], pa.int64()),
+            "cpu_seconds": pa.array([e.cpu_seconds for e in entries], pa.float64()),
+            "memory_limit_bytes": pa.array([e.memory_limit_bytes for e in entries], pa.int64()),
         }
     )
 

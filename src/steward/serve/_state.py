@@ -18,6 +18,7 @@ import gc
 import os
 import queue
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,13 +30,14 @@ from steward.serve._decode import Batch
 from steward.serve._deploy_ops import hash_token
 from steward.serve._metrics import ServingMetrics
 from steward.serve._models import Deployment, DeploymentSpec, Route
-from steward.serve._predlog import LogEntry, PredictionLog, input_types
+from steward.serve._predlog import HealthEntry, LogEntry, PredictionLog, input_types
 from steward.serve._runtime import ServedModel, load_served
 from steward.serve._traffic import RequestIds, Router
 
 if TYPE_CHECKING:
     from steward._backend import Backend
 
+HEALTH_SECONDS = 10.0  # how often the process's memory and CPU are written to the log
 MODEL_CACHE = 4  # models kept loaded across revisions (switching back is then instant)
 
 
@@ -191,9 +193,36 @@ class ServingState:
 
     # -- following the deployment ------------------------------------------------------------
 
+    def _health(self) -> None:
+        """Write a sample of this process's memory and CPU to the log's health segments."""
+        if self.log is None:
+            return
+        try:
+            import psutil
+
+            proc = psutil.Process()
+            times = proc.cpu_times()
+            self.log.record_health(
+                HealthEntry(
+                    time=time.time(),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    revision=self.table.revision if self.table else 0,
+                    rss_bytes=int(proc.memory_info().rss),
+                    cpu_seconds=float(times.user + times.system),
+                    memory_limit_bytes=self.memory_limit,
+                )
+            )
+        except Exception:  # a missing sample is a gap in a chart, not a failure
+            return
+
     def _poll(self) -> None:
         last_reward = time.monotonic()
+        last_health = 0.0
         while not self._stop.wait(self.poll_seconds):
+            if time.monotonic() - last_health >= HEALTH_SECONDS:
+                self._health()
+                last_health = time.monotonic()
             if self.backend is None:
                 continue
             try:

@@ -9,20 +9,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from steward._backend import Backend, SqlBackend
 from steward._version import __version__
+from steward.server._auth import SESSION_HOURS, Guard, guard_request, session_secret
 from steward.server._blobs import blob_router
 from steward.server._routes import operation_router
 from steward.server.ui import mount_ui
-from steward.store import current_actor
 from steward.web import install_steward_errors, mount_docs
 
 API = "/api/v1"
 
 
-def create_app(backend: Backend | None = None) -> FastAPI:
-    """Return the ASGI app of the team server over ``backend`` (default: the settings' store)."""
+def create_app(backend: Backend | None = None, *, require_auth: bool = False) -> FastAPI:
+    """Return the ASGI app of the team server over ``backend`` (default: the settings' store).
+
+    Callers authenticate once the store has users (or with ``require_auth``).
+    """
     if backend is None:
         from steward.config import load_settings
 
@@ -42,14 +46,22 @@ def create_app(backend: Backend | None = None) -> FastAPI:
     mount_ui(app)
     _install_error_handlers(app)
 
+    guard = Guard(backend, require=require_auth)
+    app.state.guard = guard
+
     @app.middleware("http")
-    async def actor_from_header(request: Request, call_next: Any) -> Any:
-        # No authentication yet (the governance work adds it): the client names its user.
-        token = current_actor.set(request.headers.get("x-steward-user") or "anonymous")
-        try:
-            return await call_next(request)
-        finally:
-            current_actor.reset(token)
+    async def authenticate(request: Request, call_next: Any) -> Any:
+        return await guard_request(request, call_next, guard)
+
+    # Added after the guard so that it wraps it: the guard reads the session it decodes.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(),
+        session_cookie="steward_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="strict",
+        https_only=False,
+    )
 
     @app.get("/health", tags=["server"], summary="Liveness and the store in use")
     def health() -> dict[str, str]:

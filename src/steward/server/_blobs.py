@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from steward._backend import Backend
 from steward.artifacts import CHUNK, ArtifactStore, check_sha256
 from steward.errors import NotFound
+from steward.server._auth import authorize
 
 
 def blob_router(backend: Backend) -> APIRouter:
@@ -26,6 +27,7 @@ def blob_router(backend: Backend) -> APIRouter:
         summary="Upload a blob; refused unless it hashes to sha256",
     )
     async def put_blob(sha256: str, request: Request) -> dict[str, int | str]:
+        authorize("put_blob", "PUT", None)
         check_sha256(sha256)
         with tempfile.SpooledTemporaryFile(max_size=16 << 20) as spool:
             async for chunk in request.stream():
@@ -36,12 +38,14 @@ def blob_router(backend: Backend) -> APIRouter:
 
     @router.head("/blobs/{sha256}", summary="Whether a blob is stored")
     def head_blob(sha256: str) -> Response:
+        authorize("get_blob", "GET", None)
         if not blobs.exists(check_sha256(sha256)):
             raise NotFound(f"No blob {sha256} is stored.")
         return Response(status_code=200)
 
     @router.get("/blobs/{sha256}", summary="Download a blob (the client checks its hash)")
     def get_blob(sha256: str) -> StreamingResponse:
+        authorize("get_blob", "GET", None)
         handle = blobs.open(check_sha256(sha256))
 
         def chunks() -> Iterator[bytes]:

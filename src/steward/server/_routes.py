@@ -5,11 +5,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import create_model
 
 from steward._backend import OPERATIONS, Backend
 from steward._operations import Operation
+from steward.errors import StewardError
+from steward.server._auth import authorize
 
 
 def operation_router(backend: Backend) -> APIRouter:
@@ -27,8 +29,23 @@ def operation_router(backend: Backend) -> APIRouter:
             tags=[op.tag],
             response_model=response_model,
             operation_id=op.name,
+            dependencies=[Depends(_precheck(op))],
         )
     return router
+
+
+def _precheck(op: Operation) -> Any:
+    """Return a dependency refusing (403) a caller with the right on no project at all.
+
+    It runs before the request body is read and checked, so a role that may never call
+    the operation learns that, not what was wrong with its payload; the endpoint then
+    checks the right on the operation's own project.
+    """
+
+    def check() -> None:
+        authorize(op.name, op.method, None)
+
+    return check
 
 
 def _endpoint(op: Operation, backend: Backend) -> tuple[Any, Any]:
@@ -65,9 +82,24 @@ def _endpoint(op: Operation, backend: Backend) -> tuple[Any, Any]:
         body = kwargs.pop("body", None)
         if body is not None:
             kwargs.update({name: getattr(body, name) for name in body_fields})
+        authorize(op.name, op.method, _project_of(backend, kwargs))
         return method(**kwargs)
 
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = op.name
     response = hints.get("return")
     return endpoint, (None if response is type(None) else response)
+
+
+def _project_of(backend: Backend, arguments: dict[str, Any]) -> str | None:
+    """Return the project an operation acts in, when it says (for per-project roles)."""
+    project = arguments.get("project")
+    if isinstance(project, str) and project:
+        return project
+    run_id = arguments.get("run_id") or getattr(arguments.get("spec"), "run_id", None)
+    if isinstance(run_id, str) and run_id:
+        try:
+            return backend.get_run(run_id).project
+        except StewardError:
+            return None  # the operation itself says the run does not exist
+    return None

@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from steward.config import default_user
 from steward.errors import StewardError
+from steward.store._chain import append_events, redact
 from steward.store._engine import create_store_engine, migrate
-from steward.store._tables import events
 
 #: Who is acting. Local mode: STEWARD_USER or the OS user; the server sets it per request.
 current_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -65,24 +65,20 @@ class Transaction:
     emitted: list[Event] = field(default_factory=list)
 
     def emit(self, action: str, entity_type: str, entity_id: str, **payload: Any) -> Event:
-        """Record an event for a change made in this transaction and return it."""
+        """Record an event for a change made in this transaction and return it.
+
+        The event is appended to the audit chain when the transaction commits (with the
+        others it emitted, in order), so a rolled-back change leaves no event. Values of
+        secret-named keys (password, token, api_key...) and credentials in URLs are
+        replaced by "[redacted]": the audit log keeps what it is given forever.
+        """
         evt = Event(
             time=self.now,
             actor=self.actor,
             action=action,
             entity_type=entity_type,
             entity_id=str(entity_id),
-            payload=json.loads(json.dumps(payload, default=str)),
-        )
-        self.conn.execute(
-            insert(events).values(
-                time=evt.time,
-                actor=evt.actor,
-                action=evt.action,
-                entity_type=evt.entity_type,
-                entity_id=evt.entity_id,
-                payload=evt.payload,
-            )
+            payload=redact(json.loads(json.dumps(payload, default=str))),
         )
         for listener in _listeners:
             listener(self.conn, evt)
@@ -121,6 +117,7 @@ class Store:
                     "Internal error: a write transaction recorded no event. Every change must "
                     "go through Transaction.emit; please report this."
                 )
+            append_events(conn, tx.emitted)
 
     def check_integrity(self) -> list[str]:
         """Return a list of integrity problems found in the database (empty when sound)."""

@@ -171,6 +171,7 @@ dataset_versions = Table(
     Column("profile", JSON, nullable=False),
     Column("source", Text, nullable=False, default=""),
     Column("terms_of_use", Text, nullable=False, default=""),
+    Column("retention", Text, nullable=False, default=""),  # "delete after 2027-12-31", "3 years"
     Column("description", Text, nullable=False, default=""),
     Column("sensitive_columns", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
@@ -208,6 +209,10 @@ events = Table(
     Column("entity_type", String(50), nullable=False),
     Column("entity_id", String(100), nullable=False),
     Column("payload", JSON, nullable=False),
+    # The audit chain (store/_chain.py): sha256 of the previous row's hash + this row's
+    # canonical content. Append-only: on PostgreSQL a trigger refuses UPDATE and DELETE.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_events_entity", "entity_type", "entity_id"),
 )
 
@@ -343,4 +348,171 @@ bandit_arms = Table(
     Column("successes", Float, nullable=False),
     Column("failures", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+monitor_configs = Table(
+    "monitor_configs",
+    metadata,
+    Column("project", String(NAME), primary_key=True),
+    Column("config", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME), nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("report_sha256", String(64), nullable=True),  # the HTML report, a blob
+    Column("result_sha256", String(64), nullable=True),  # the JSON result, a blob
+    Index("ix_monitor_runs_deployment", "deployment", "window_end"),
+)
+
+monitor_metrics = Table(
+    "monitor_metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("monitor_run_id", Integer, ForeignKey("monitor_runs.id"), nullable=False),
+    Column("deployment", String(NAME), nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("kind", String(30), nullable=False),  # drift, performance, estimate, health, kpi
+    Column("name", String(NAME), nullable=False),  # e.g. drift.psi.tenure, accuracy, p99_ms
+    Column("version", String(NAME), nullable=False, default=""),  # model/version or ""
+    Column("value", Float, nullable=True),
+    Column("lower", Float, nullable=True),
+    Column("upper", Float, nullable=True),
+    Index("ix_monitor_metrics_series", "deployment", "name", "window_end"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME), nullable=False),
+    Column("monitor_run_id", Integer, ForeignKey("monitor_runs.id"), nullable=False),
+    Column("rule", String(NAME), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("metric", String(NAME), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("status", String(20), nullable=False),  # open, acknowledged
+    Column("acknowledged_by", String(NAME), nullable=True),
+    Column("acknowledged_at", Float, nullable=True),
+    Column("notified", String(200), nullable=False, default=""),  # webhook outcome
+    Index("ix_alerts_deployment", "deployment", "created_at"),
+)
+
+pii_scans = Table(
+    "pii_scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_version_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+    Column("scanner", String(NAME), nullable=False),  # e.g. "presidio-analyzer 2.2.366"
+    Column("sample_rows", Integer, nullable=False),
+    Column("findings", JSON, nullable=False),  # per column: entity types, share, confidence
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Index("ix_pii_scans_version", "dataset_version_id"),
+)
+
+# Process governance (govern/_user_ops.py, govern/_review_ops.py). Secrets are stored
+# hashed only: passwords with scrypt, API tokens with sha256 (they are long random).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+)
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("project", String(NAME), primary_key=True),  # "*": every project
+    Column("role", String(30), primary_key=True),
+    Column("granted_at", Float, nullable=False),
+    Column("granted_by", String(NAME), nullable=False),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("label", String(NAME), nullable=False),
+    Column("prefix", String(20), nullable=False),  # shown in listings to tell tokens apart
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("project", String(NAME), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+review_requests = Table(
+    "review_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("requested_by", String(NAME), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Index("ix_review_requests_version", "model", "version"),
+)
+
+signoffs = Table(
+    "signoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("reviewer", String(NAME), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("decision", String(10), nullable=False),  # approve, reject
+    Column("comment", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    # What was signed: a sign-off counts only while the version holds these files.
+    Column("manifest_sha256", String(64), nullable=False),
+    UniqueConstraint("model", "version", "reviewer", name="uq_signoffs_reviewer"),
+)
+
+validations = Table(
+    "validations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("checks", JSON, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("report_sha256", String(64), nullable=True),
+    Column("result_sha256", String(64), nullable=True),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Index("ix_validations_version", "model", "version"),
 )

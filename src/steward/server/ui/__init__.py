@@ -8,7 +8,19 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from steward.server.ui import _datasets, _deployments, _home, _models, _run, _runs
+from steward.server.ui import (
+    _audit,
+    _datasets,
+    _deployments,
+    _governance,
+    _home,
+    _lineage,
+    _login,
+    _models,
+    _monitoring,
+    _run,
+    _runs,
+)
 from steward.server.ui._base import HERE
 
 
@@ -23,7 +35,19 @@ def mount_ui(app: FastAPI) -> None:
         return FileResponse(plotly_js, media_type="text/javascript")
 
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    for module in (_home, _runs, _run, _datasets, _models, _deployments):
+    for module in (
+        _home,
+        _runs,
+        _run,
+        _datasets,
+        _models,
+        _deployments,
+        _monitoring,
+        _login,
+        _lineage,
+        _audit,
+        _governance,
+    ):
         app.include_router(module.router, prefix="/ui", include_in_schema=False)
 
     @app.get("/", include_in_schema=False)

@@ -20,20 +20,28 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from steward._backend import Backend
+from steward.govern import allows
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def viewer(request: Request) -> str:
-    """Return who is looking at the page.
-
-    The seam for authentication: today the team server trusts the X-Steward-User header
-    (or shows 'local' for `steward ui`); the governance work replaces this function's
-    body with a real check, and every page already goes through it.
-    """
+    """Return who is looking at the page: the authenticated user, else (a server without
+    users) the X-Steward-User header, else 'local' for `steward ui`."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return str(principal.name)
     header = request.headers.get("x-steward-user")
     return header or str(getattr(request.app.state, "ui_user", "local"))
+
+
+def can(request: Request, action: str, project: str | None = None) -> bool:
+    """Return True when the viewer may take ``action`` (pages offer only what they may do)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return True  # a server without users trusts its network
+    return allows(principal.roles, action, project)
 
 
 def backend_of(request: Request) -> Backend:
@@ -44,8 +52,15 @@ def backend_of(request: Request) -> Backend:
 
 def render(request: Request, template: str, title: str, **context: Any) -> HTMLResponse:
     """Return a page rendered with the base layout."""
-    context.update(request=request, title=title, user=viewer(request))
-    return templates.TemplateResponse(request, template, context)
+    status = int(context.pop("status_code", 200))
+    context.update(
+        request=request,
+        title=title,
+        user=viewer(request),
+        can=lambda action, project=None: can(request, action, project),
+        logged_in=getattr(request.state, "principal", None) is not None,
+    )
+    return templates.TemplateResponse(request, template, context, status_code=status)
 
 
 FILE_TYPES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from typing import Any
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from steward._backend import Backend
-from steward.develop import DatasetVersion
+from steward.develop import DatasetVersion, retention_deadline
 from steward.errors import NotFound, StewardError
 from steward.server.ui._base import backend_of, plotly_json, render
 
@@ -146,7 +147,17 @@ def _detail(request: Request, backend: Backend, version: DatasetVersion) -> dict
         if any(_finite(s.get("missing_rate")) for s in profiled.values())
         else None
     )
+    scan = backend.get_pii_scan(version.dataset, version.version)
     return {
+        "scan": scan,
+        "flagged": {f.column for f in scan.findings} if scan else set(),
+        "deadline": retention_deadline(version.retention, version.created_at),
+        "today": dt.datetime.now(dt.UTC).date(),
+        "lineage_url": str(
+            request.url_for("ui-lineage").include_query_params(
+                node=f"dataset:{version.dataset}@{version.version}"
+            )
+        ),
         "schema": schema,
         "suggested": suggested,
         "stats": [_stats(column, s) for column, s in profiled.items()],
