@@ -43,6 +43,8 @@ def test_validate_exits_by_the_verdict_and_writes_a_report(
     assert passed.exit_code == 0, passed.output
     assert "PASSED" in passed.output and "Recorded as validation 1" in passed.output
     assert "accuracy" in (tmp_path / "gate.html").read_text()
+    # The gate served the version in-process: its requests are in no deployment's log.
+    assert not (tmp_path / "steward-home" / "deployments").exists()
     policy.write_text("risk: high\nchecks: [accuracy]\naccuracy:\n  min: 0.999\n")
     cli("policy", "set", "default", str(policy))
     failed = cli("validate", "models:/churn/1", "--check", "accuracy", "--json", "--no-store")
@@ -52,6 +54,12 @@ def test_validate_exits_by_the_verdict_and_writes_a_report(
     assert result["checks"][0]["status"] == "failed" and "0.999" in result["checks"][0]["summary"]
     unknown = cli("validate", "models:/churn/1", "--check", "speed")
     assert unknown.exit_code != 0 and "the steps are documentation" in unknown.output
+    typo = cli("validate", "models:/churn/1", "--data", "holdot.csv", "--check", "accuracy")
+    assert typo.exit_code not in (0, 1) and "'holdot.csv': there is no such file" in typo.output
+    named = cli("validate", "models:/churn/1", "--target", "churn", "--check", "accuracy")
+    assert named.exit_code not in (0, 1) and "no column 'churn'" in named.output
+    stored = steward.context.get_backend().list_validations("churn", 1)
+    assert [v.id for v in stored] == [1]  # the caller's mistakes recorded nothing
 
 
 def test_a_malformed_policy_names_the_line_and_the_key(cli: Invoke, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +49,15 @@ class Context:
                 found.labeled,
             )
         return self._frame, self._described, self._labeled
+
+    def close(self) -> None:
+        """Stop the in-process server the checks started, and remove its log."""
+        served = self._cache.pop("served", None)
+        if served is not None:
+            served[0].__exit__(None, None, None)
+        log = self._cache.pop("log", None)
+        if log is not None:
+            shutil.rmtree(log, ignore_errors=True)
 
     def features(self) -> list[str]:
         """Return the model's input columns."""
@@ -391,7 +402,10 @@ def _served(ctx: Context) -> Any:
 
     if "served" not in ctx._cache:
         folder = download_model(ctx.version.uri)
-        prepared = prepare_server(str(folder), name=ctx.version.model)
+        # Its prediction log goes to a folder of its own, removed after the gate: the gate's
+        # requests must not land in (and be monitored as) a deployment of the same name.
+        ctx._cache["log"] = tempfile.mkdtemp(prefix="steward-gate-log-")
+        prepared = prepare_server(str(folder), name=ctx.version.model, log_uri=ctx._cache["log"])
         client = TestClient(prepared.app)
         client.__enter__()
         deadline = time.monotonic() + 120

@@ -63,21 +63,16 @@ def validate(
     policy = policy or get_backend().get_policy(project)
     required = set(policy.checks or [])
     context = _checks.Context(version=version, policy=policy, data=data, target=target, say=say)
-    results = []
-    for name in checks or list(CHECKS):
-        say(f"Check {CHECKS.index(name) + 1}/8: {name}")
-        t0 = time.perf_counter()
-        try:
-            result = _checks.RUNNERS[name](context)
-        except StewardError as exc:
-            result = CheckResult(check=name, status="failed", summary=exc.message)
-        except Exception as exc:  # a check that breaks fails, with the reason as evidence
-            result = CheckResult(
-                check=name, status="failed", summary=f"{type(exc).__name__}: {exc}"
-            )
-        result.seconds = round(time.perf_counter() - t0, 3)
-        result.required = name in required
-        results.append(result)
+    if data is not None or target is not None or policy.accuracy.dataset is not None:
+        # Data the caller (or the policy) names must exist: a typo is the caller's error to
+        # fix, not a failed validation recorded against the version.
+        frame, _, _ = context.frame()
+        if target is not None:
+            context.label(frame)
+    try:
+        results = [_run_check(context, name, name in required) for name in checks or CHECKS]
+    finally:
+        context.close()
     passed = all(r.status != "failed" for r in results if r.required)
     report = GateReport(
         model=version.model,
@@ -91,6 +86,20 @@ def validate(
     if store:
         _store(version, report)
     return report
+
+
+def _run_check(context: _checks.Context, name: Check, required: bool) -> CheckResult:
+    context.say(f"Check {CHECKS.index(name) + 1}/8: {name}")
+    t0 = time.perf_counter()
+    try:
+        result = _checks.RUNNERS[name](context)
+    except StewardError as exc:
+        result = CheckResult(check=name, status="failed", summary=exc.message)
+    except Exception as exc:  # a check that breaks fails, with the reason as evidence
+        result = CheckResult(check=name, status="failed", summary=f"{type(exc).__name__}: {exc}")
+    result.seconds = round(time.perf_counter() - t0, 3)
+    result.required = required
+    return result
 
 
 def project_of(version: ModelVersion) -> str:
