@@ -25,11 +25,14 @@ def version() -> None:
 def test_validate_exits_by_the_verdict_and_writes_a_report(
     cli: Invoke, version: None, tmp_path: Path
 ) -> None:
+    unset = " ".join(cli("policy", "show", "default").output.split())
+    assert "No policy is stored for 'default'" in unset and "nothing is gated" in unset
     policy = tmp_path / "policy.yaml"
     policy.write_text("risk: high\nchecks: [accuracy, integration]\naccuracy:\n  min: 0.5\n")
     assert cli("policy", "set", "default", str(policy)).exit_code == 0
     shown = cli("policy", "show", "default")
     assert "accuracy, integration" in shown.output and "prevent" in shown.output
+    assert "No policy is stored" not in shown.output
     passed = cli(
         "validate",
         "models:/churn/1",

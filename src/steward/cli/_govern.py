@@ -172,11 +172,18 @@ def policy_show(
     """
     from steward.context import get_backend
 
-    found = get_backend().get_policy(project)
+    backend = get_backend()
+    found = backend.get_policy(project)
     if as_json:
         print_json(found.model_dump(mode="json"))
         return
     _show_policy(project, found)
+    events = backend.list_events(entity_type="project", entity_id=project, limit=10_000)
+    if not any(e.action == "policy.set" for e in events):
+        note(
+            f"No policy is stored for {project!r}: these are the low-risk defaults, and "
+            f"nothing is gated until `steward policy set {project} FILE`."
+        )
 
 
 def _show_policy(project: str, policy: object) -> None:
