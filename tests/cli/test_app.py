@@ -42,6 +42,8 @@ def _leaf_commands() -> list[str]:
 
 def test_the_leaf_commands_are_the_documented_ones() -> None:
     assert sorted(_leaf_commands()) == [
+        "steward ab plan",
+        "steward ab readout",
         "steward audit export",
         "steward audit verify",
         "steward build-image",

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from steward._version import __version__
 from steward.cli import (
+    _ab,
     _audit,
     _build_image,
     _datasets,
@@ -128,6 +129,7 @@ app.add_typer(_lineage.app)
 app.add_typer(_audit.app)
 app.command("validate")(_govern.validate)
 app.add_typer(_govern.policy_app)
+app.add_typer(_ab.app)
 
 
 def main() -> None:
