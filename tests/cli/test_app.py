@@ -66,6 +66,7 @@ def test_the_leaf_commands_are_the_documented_ones() -> None:
         "steward lineage show",
         "steward models alias",
         "steward models card",
+        "steward models compare",
         "steward models download",
         "steward models export",
         "steward models list",

@@ -12,6 +12,7 @@ from steward.cli import (
     _ab,
     _audit,
     _build_image,
+    _compare,
     _datasets,
     _deploy,
     _govern,
@@ -113,7 +114,7 @@ def root(
 app.add_typer(_runs.app)
 app.add_typer(_datasets.app)
 app.add_typer(_models.app)  # with the commands _model_exports adds to it
-_ = _model_exports
+_ = _model_exports, _compare
 app.command("server")(_server.serve)
 app.command("ui")(_server.ui)
 app.command("whatif")(_whatif.whatif)
