@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from demo_govern import govern_step
+from demo_govern import govern_step, lift_earlier_policy
 from demo_monitor import monitor_live
 from rich.console import Console
 from rich.table import Table
@@ -69,6 +69,7 @@ def main() -> None:
     )
 
     steward.create_project(PROJECT, "Flag diabetes patients whose disease will progress fast.")
+    lift_earlier_policy(console, PROJECT)
     objective = steward.set_objective(
         "missed_fast_progressors",
         "share of fast-progressing patients the model fails to flag (false negative rate)",

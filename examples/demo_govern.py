@@ -49,6 +49,24 @@ def as_user(name: str) -> Iterator[None]:
             os.environ["STEWARD_USER"] = before
 
 
+def lift_earlier_policy(console: Console, project: str) -> None:
+    """Lift the high-risk policy an earlier run of the demo left on the project, so that
+    this run may move 'champion' again (the change is in the audit trail like any other)."""
+    events = steward.context.get_backend().list_events(
+        entity_type="project", entity_id=project, limit=10_000
+    )
+    if any(e.action == "policy.set" for e in events):
+        production = {"aliases": ["champion", "production"], "deployments": ["*"]}
+        govern.set_policy(
+            project,
+            {"risk": "low", "environments": {"production": {**production, "enforcement": "off"}}},
+        )
+        console.print(
+            f"[dim]An earlier run of the demo left a high-risk policy on {project}: lifted for "
+            "this run (enforcement off), and set again in the governance step.[/]"
+        )
+
+
 def govern_step(console: Console, model: str, version: int, project: str) -> None:
     """Gate the champion's move to production, approve it, promote it, audit it."""
     console.rule("[bold]Govern: a high-risk policy, the validation gate, a sign-off, the audit")

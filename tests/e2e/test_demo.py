@@ -158,3 +158,26 @@ def test_demo_governs_the_move_to_production(
     assert "Validation gate: PASSED" in text
     # The demo broke the audit chain by hand, saw it named, and put the row back.
     assert "After editing row" in text and govern.verify_audit().ok
+
+
+def test_the_demo_runs_again_on_its_own_store(
+    demo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` twice: the second run finds the first's high-risk policy and lifts it."""
+    home = tmp_path / "home"
+    shutil.copytree(demo[0], home, ignore=shutil.ignore_patterns("cache"))
+    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
+    env.pop("STEWARD_USER", None)
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "left a high-risk policy on diabetes-triage: lifted" in " ".join(again.stdout.split())
+    open_home(home, monkeypatch)
+    model = steward.get_registered_model("diabetes-progression")
+    assert model.aliases["production"] == model.aliases["champion"] > 2  # this run's version
+    assert govern.verify_audit().ok
