@@ -23,6 +23,21 @@ NO_BROWSER = pytest.mark.skipif(
 )
 
 
+def run_demo(home: Path) -> subprocess.CompletedProcess[str]:
+    """Run the README's first command on ``home``, as a new user would (whoever runs it, on
+    the embedded default store); return what it printed."""
+    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
+    for var in ("STEWARD_USER", "STEWARD_URI", "STEWARD_STORE_URI", "STEWARD_ARTIFACT_URI"):
+        env.pop(var, None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, str]:
     """The README's first command, run once on a fresh home: (home, what it printed).
@@ -40,16 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path
     with FileLock(str(shared / "demo.lock")):
         if not printed.is_file() and not failed.is_file():
             folder.mkdir(exist_ok=True)
-            env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
-            for var in ("STEWARD_USER", "STEWARD_URI", "STEWARD_STORE_URI", "STEWARD_ARTIFACT_URI"):
-                env.pop(var, None)  # whoever runs it, on the embedded default, as a new user would
-            out = subprocess.run(
-                [sys.executable, str(ROOT / "examples" / "demo.py")],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
+            out = run_demo(home)
             (printed if out.returncode == 0 else failed).write_text(out.stdout + out.stderr)
     assert not failed.is_file(), failed.read_text()
     return home, printed.read_text()

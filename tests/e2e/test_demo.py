@@ -14,6 +14,7 @@ import steward
 import steward.monitor
 from steward import govern
 from steward._backend import SqlBackend, set_backend
+from tests.e2e.conftest import run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 # One run of the demo (tests/e2e/conftest.py) serves these and the browser tests over it;
@@ -166,15 +167,7 @@ def test_the_demo_runs_again_on_its_own_store(
     """`make demo` twice: the second run finds the first's high-risk policy and lifts it."""
     home = tmp_path / "home"
     shutil.copytree(demo[0], home, ignore=shutil.ignore_patterns("cache"))
-    env = {**os.environ, "STEWARD_HOME": str(home), "COLUMNS": "160"}
-    env.pop("STEWARD_USER", None)
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = run_demo(home)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "left a high-risk policy on diabetes-triage: lifted" in " ".join(again.stdout.split())
     open_home(home, monkeypatch)
