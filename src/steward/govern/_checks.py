@@ -124,16 +124,7 @@ def documentation(ctx: Context) -> CheckResult:
         given = status.approvals.get(rule.role, 0)
         if given < rule.count:
             problems.append(f"{rule.count - given} more {rule.role} sign-off(s) needed")
-    if problems:
-        return CheckResult(
-            check="documentation", status="failed", summary="; ".join(problems), evidence=evidence
-        )
-    return CheckResult(
-        check="documentation",
-        status="passed",
-        summary="card, intended use and sign-offs present",
-        evidence=evidence,
-    )
+    return _verdict("documentation", problems, "card, intended use and sign-offs present", evidence)
 
 
 def reproducibility(ctx: Context) -> CheckResult:
@@ -233,16 +224,7 @@ def accuracy(ctx: Context) -> CheckResult:
                 f"{rule.metric} {value:.4f} is more than {rule.max_drop_vs_champion} worse than the "
                 f"champion v{champion.version}'s {theirs:.4f} on the same data"
             )
-    if problems:
-        return CheckResult(
-            check="accuracy", status="failed", summary="; ".join(problems), evidence=evidence
-        )
-    return CheckResult(
-        check="accuracy",
-        status="passed",
-        summary=f"{rule.metric} {value:.4f} on {described}",
-        evidence=evidence,
-    )
+    return _verdict("accuracy", problems, f"{rule.metric} {value:.4f} on {described}", evidence)
 
 
 def explainability(ctx: Context) -> CheckResult:
@@ -318,15 +300,11 @@ def governance(ctx: Context) -> CheckResult:
                 f"{metric} ratio below {rule.min_ratio} on "
                 + ", ".join(f"{c} ({ratios[c]})" for c in low)
             )
-    if problems:
-        return CheckResult(
-            check="governance", status="failed", summary="; ".join(problems), evidence=evidence
-        )
-    return CheckResult(
-        check="governance",
-        status="passed",
-        summary=f"no blocked feature, terms recorded, {rule.fairness_metric} ratio within bounds",
-        evidence=evidence,
+    return _verdict(
+        "governance",
+        problems,
+        f"no blocked feature, terms recorded, {rule.fairness_metric} ratio within bounds",
+        evidence,
     )
 
 
@@ -382,16 +360,18 @@ def data_quality(ctx: Context) -> CheckResult:
             problems.append(f"drifted from the training data: {', '.join(report.drifted_features)}")
     except StewardError as exc:
         evidence["drift"] = f"not checked: {exc.message}"
+    return _verdict(
+        "data_quality", problems, "schema, nulls, ranges and distributions as in training", evidence
+    )
+
+
+def _verdict(check: str, problems: list[str], passed: str, evidence: dict[str, Any]) -> CheckResult:
+    """Return a check's result: failed with its problems, else passed with ``passed``."""
     if problems:
         return CheckResult(
-            check="data_quality", status="failed", summary="; ".join(problems), evidence=evidence
+            check=check, status="failed", summary="; ".join(problems), evidence=evidence
         )
-    return CheckResult(
-        check="data_quality",
-        status="passed",
-        summary="schema, nulls, ranges and distributions as in training",
-        evidence=evidence,
-    )
+    return CheckResult(check=check, status="passed", summary=passed, evidence=evidence)
 
 
 def _served(ctx: Context) -> Any:
@@ -453,16 +433,7 @@ def resources(ctx: Context) -> CheckResult:
         problems.append(f"p99 latency {p99:.1f} ms over {rule.p99_ms:g} ms")
     if rss / 1024**2 > rule.max_memory_mb:
         problems.append(f"memory {rss / 1024**2:.0f} MB over {rule.max_memory_mb:g} MB")
-    if problems:
-        return CheckResult(
-            check="resources", status="failed", summary="; ".join(problems), evidence=evidence
-        )
-    return CheckResult(
-        check="resources",
-        status="passed",
-        summary=f"p99 {p99:.1f} ms, {rss / 1024**2:.0f} MB",
-        evidence=evidence,
-    )
+    return _verdict("resources", problems, f"p99 {p99:.1f} ms, {rss / 1024**2:.0f} MB", evidence)
 
 
 def integration(ctx: Context) -> CheckResult:
@@ -507,15 +478,8 @@ def integration(ctx: Context) -> CheckResult:
         "ready": ready,
         "rows": len(records),
     }
-    if problems:
-        return CheckResult(
-            check="integration", status="failed", summary="; ".join(problems), evidence=evidence
-        )
-    return CheckResult(
-        check="integration",
-        status="passed",
-        summary="both protocols answer the model's own predictions",
-        evidence=evidence,
+    return _verdict(
+        "integration", problems, "both protocols answer the model's own predictions", evidence
     )
 
 
