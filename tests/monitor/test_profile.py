@@ -265,3 +265,17 @@ def test_log_model_stores_the_reference_profile_of_its_input_example(
     again = load_reference(steward.get_model_version("models:/churn/1"))
     assert again.rows == 20_000
     assert again.features["output.prediction"].count == 20_000
+
+
+def test_log_model_profiles_the_runs_training_data_not_a_few_example_rows() -> None:
+    data = frame(1_000).fillna(0)
+    X, y = data[["x", "count"]], (data["x"] > 10).astype(int)
+    train = steward.register_dataset(X.assign(y=y), "train-rows")
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    with steward.start_run("train", capture_environment_info=False):
+        steward.log_input(train, context="training")
+        steward.log_model(model, input_example=X.head(), registered_model_name="churn")
+    profile = load_reference("models:/churn/1")  # the MLflow habit: five example rows
+    assert profile.rows == 1_000 and [f.name for f in profile.inputs] == ["x", "count"]
+    assert profile.features["x"].numeric is not None
+    assert profile.features["x"].numeric.max == pytest.approx(float(X["x"].max()))

@@ -126,7 +126,16 @@ def log_model(
     info = ModelInfo(run_id=rid, artifact_path=name, uri=f"runs:/{rid}/{name}", manifest=manifest)
     if registered_model_name:
         info.version = _register(info.uri, registered_model_name)
-        version_logged(info.version, input_example, model)
+        # The reference profile describes the training data when the run logged it (as
+        # register_model does), not the few example rows MLflow habits pass.
+        # (Only when it holds the signature's columns: a run may have read raw data and
+        # fitted on features derived from it.)
+        data = input_example
+        if signature is not None and any(d[0].context == "training" for d in datasets):
+            trained = _training_inputs(info.version)
+            if trained is not None and list(trained.columns) == [c.name for c in signature.inputs]:
+                data = trained
+        version_logged(info.version, data, model)
     return info
 
 
