@@ -18,6 +18,7 @@ from steward.client import connect, install_operations
 from steward.config import Settings
 from steward.develop import DatasetOps, ProjectOps, RunOps, SearchOps
 from steward.govern import GovernDataOps, ReviewOps, UserOps
+from steward.iterate import IterateOps
 from steward.monitor import MonitorOps
 from steward.registry import RegistryOps
 from steward.serve import DeployOps
@@ -38,6 +39,7 @@ class SqlBackend(
     GovernDataOps,
     UserOps,
     ReviewOps,
+    IterateOps,
 ):
     """Every operation, run directly against a metadata store and an artifact store."""
 

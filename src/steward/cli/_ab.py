@@ -45,6 +45,19 @@ def plan(
     alpha: Alpha = 0.05,
     power: Power = 0.8,
     relative: Relative = False,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            help="Store the plan for this A/B deployment (before the test starts): its web "
+            "page then shows progress toward the plan and holds the verdict until reached."
+        ),
+    ] = None,
+    control: Annotated[
+        str | None, typer.Option(help="With --deployment: the route that is arm A.")
+    ] = None,
+    treatment: Annotated[
+        str | None, typer.Option(help="With --deployment: the route that is arm B.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Print how many observations each arm needs before the test may be read.
@@ -54,17 +67,25 @@ def plan(
     ```
     steward ab plan --baseline 0.10 --mde 0.02            # 3,841 per arm
     steward ab plan --metric mean --baseline 42 --mde 1.5 --sd 12 --power 0.9
+    steward ab plan --baseline 0.10 --mde 0.02 --deployment churn-ab   # stored
     ```
     """
-    from steward.iterate import plan_ab_test
+    from steward.iterate import plan_ab_test, set_ab_plan
 
+    if (control or treatment) and not deployment:
+        raise InvalidInput("--control and --treatment name routes of a --deployment; add it.")
     made = plan_ab_test(
         _metric(metric), baseline, mde, sd=sd, alpha=alpha, power=power, relative=relative
     )
+    if deployment:
+        made.control, made.treatment = control, treatment
+        set_ab_plan(deployment, made)
     if as_json:
         print_json(made.model_dump(mode="json"))
         return
     stdout().print(made.describe() + ".")
+    if deployment:
+        stdout().print(f"Stored as the plan of deployment {deployment!r}.")
 
 
 def _arm(text: str, metric: str, which: str) -> object:
@@ -88,10 +109,22 @@ def _arm(text: str, metric: str, which: str) -> object:
 
 @app.command("readout")
 def readout(
-    baseline: Baseline,
-    mde: Mde,
-    a: Annotated[str, typer.Option("--a", help="Arm A: N:SUCCESSES (or N:MEAN:SD).")],
-    b: Annotated[str, typer.Option("--b", help="Arm B: N:SUCCESSES (or N:MEAN:SD).")],
+    baseline: Annotated[
+        float | None, typer.Option(help="Arm A's rate or mean today (not with --deployment).")
+    ] = None,
+    mde: Annotated[
+        float | None,
+        typer.Option(help="The smallest difference worth detecting (not with --deployment)."),
+    ] = None,
+    a: Annotated[str | None, typer.Option("--a", help="Arm A: N:SUCCESSES (or N:MEAN:SD).")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="Arm B: N:SUCCESSES (or N:MEAN:SD).")] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            help="Read a live A/B deployment instead: its stored plan (`ab plan "
+            "--deployment`) against the rewards its routes got through /feedback."
+        ),
+    ] = None,
     metric: MetricOption = "proportion",
     sd: Sd = None,
     alpha: Alpha = 0.05,
@@ -107,15 +140,36 @@ def readout(
     ```
     steward ab readout --baseline 0.10 --mde 0.02 --a 4000:400 --b 4000:470
     steward ab readout --metric mean --baseline 42 --mde 1.5 --sd 12 --a 900:42.1:12 --b 900:43.9:12.4
+    steward ab readout --deployment churn-ab      # the stored plan, the logged rewards
     ```
     """
-    from steward.iterate import Arm, analyze_ab_test, plan_ab_test
+    from steward.iterate import Arm, ab_readout, analyze_ab_test, plan_ab_test
 
-    kind = _metric(metric)
-    made = plan_ab_test(kind, baseline, mde, sd=sd, alpha=alpha, power=power, relative=relative)
-    arm_a, arm_b = _arm(a, kind, "a"), _arm(b, kind, "b")
-    assert isinstance(arm_a, Arm) and isinstance(arm_b, Arm)
-    result = analyze_ab_test(made, arm_a, arm_b)
+    options = {"--baseline": baseline, "--mde": mde, "--a": a, "--b": b}
+    if deployment:
+        extra = [name for name, value in options.items() if value is not None]
+        if extra:
+            raise InvalidInput(
+                "--deployment reads the stored plan and the logged rewards; drop "
+                f"{', '.join(extra)}."
+            )
+        result = ab_readout(deployment)
+        made, arm_a, arm_b = result.plan, result.a, result.b
+        alpha = made.alpha
+    else:
+        missing = [name for name, value in options.items() if value is None]
+        if missing:
+            raise InvalidInput(
+                f"Give {', '.join(missing)} (the plan and both arms), or --deployment NAME to "
+                "read a live A/B deployment."
+            )
+        assert baseline is not None and mde is not None and a is not None and b is not None
+        kind = _metric(metric)
+        made = plan_ab_test(kind, baseline, mde, sd=sd, alpha=alpha, power=power, relative=relative)
+        parsed_a, parsed_b = _arm(a, kind, "a"), _arm(b, kind, "b")
+        assert isinstance(parsed_a, Arm) and isinstance(parsed_b, Arm)
+        arm_a, arm_b = parsed_a, parsed_b
+        result = analyze_ab_test(made, arm_a, arm_b)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return

@@ -16,11 +16,13 @@ from steward.cli import (
     _datasets,
     _deploy,
     _govern,
+    _iterate_reports,
     _lineage,
     _model_exports,
     _models,
     _monitor,
     _reproduce,
+    _retrain,
     _runs,
     _score,
     _serve,
@@ -131,6 +133,10 @@ app.add_typer(_audit.app)
 app.command("validate")(_govern.validate)
 app.add_typer(_govern.policy_app)
 app.add_typer(_ab.app)
+app.add_typer(_iterate_reports.shadow_app)
+app.add_typer(_iterate_reports.bandit_app)
+app.command("retrain")(_retrain.retrain)
+app.add_typer(_retrain.app)
 
 
 def main() -> None:

@@ -103,6 +103,11 @@ OPERATION_ACTIONS: dict[str, str] = {
     "record_pii_scan": "track",
     "export_audit": "audit",
     "verify_audit": "audit",
+    # iterate
+    "set_ab_plan": "monitor",
+    "set_retraining_config": "register",
+    "start_retraining": "register",
+    "record_retraining_step": "register",
 }
 
 

@@ -43,6 +43,17 @@ class ABPlan(BaseModel):
     alpha: float = 0.05
     power: float = 0.8
     per_arm: int = Field(description="Observations each arm needs.")
+    control: str | None = Field(
+        default=None, description="On a deployment: the route that is arm A (else the first)."
+    )
+    treatment: str | None = Field(
+        default=None, description="On a deployment: the route that is arm B (else the second)."
+    )
+    started_at: float | None = Field(
+        default=None,
+        description="On a deployment: when the plan was stored; the readout counts requests "
+        "from then on, also after the split ended.",
+    )
 
     def describe(self) -> str:
         """Return the plan in one sentence."""

@@ -29,6 +29,8 @@ from steward.monitor._estimation import store_estimator as store_estimator
 from steward.monitor._estimation_report import EstimatedMetric as EstimatedMetric
 from steward.monitor._estimation_report import EstimatedPerformance as EstimatedPerformance
 from steward.monitor._estimation_report import EstimatedWindow as EstimatedWindow
+from steward.monitor._labels import with_labels as with_labels
+from steward.monitor._logread import read as read_prediction_log
 from steward.monitor._monitor_ops import MonitorOps as MonitorOps
 from steward.monitor._performance import performance as performance
 from steward.monitor._performance_labels import LabelCounts as LabelCounts
@@ -94,6 +96,7 @@ __all__ = [
     "monitor_deployment",
     "parse_window",
     "performance",
+    "read_prediction_log",
     "register_drift_test",
     "report_html",
     "series_figures",
@@ -102,4 +105,5 @@ __all__ = [
     "store_estimator",
     "store_reference",
     "stored_report",
+    "with_labels",
 ]

@@ -39,6 +39,7 @@ from steward.serve._score import score as score
 from steward.serve._stats import RouteTraffic as RouteTraffic
 from steward.serve._stats import Traffic, traffic
 from steward.serve._stats import log_root as log_root
+from steward.serve._traffic import Router as Router
 
 __all__ = [
     "Deployment",
@@ -47,6 +48,7 @@ __all__ = [
     "ImageFiles",
     "NewServingToken",
     "Route",
+    "Router",
     "ScoreResult",
     "ServingToken",
     "Traffic",

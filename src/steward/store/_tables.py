@@ -516,3 +516,42 @@ validations = Table(
     Column("created_by", String(NAME), nullable=False),
     Index("ix_validations_version", "model", "version"),
 )
+
+# iterate: A/B plans fixed before the test starts, retraining configs and pipeline runs
+ab_plans = Table(
+    "ab_plans",
+    metadata,
+    Column("deployment", String(NAME), primary_key=True),
+    Column("plan", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+retraining_configs = Table(
+    "retraining_configs",
+    metadata,
+    Column("project", String(NAME), primary_key=True),
+    Column("config", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+retrainings = Table(
+    "retrainings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(NAME), nullable=False),
+    Column("model", String(NAME), nullable=False),
+    Column("trigger", String(30), nullable=False),  # manual, drift, schedule
+    Column("status", String(20), nullable=False),  # running, promoted, review, stopped, failed
+    Column("stopped_at", String(30), nullable=True),  # the step that ended it early
+    Column("data", Text, nullable=False),
+    Column("champion", Text, nullable=True),
+    Column("challenger", Text, nullable=True),
+    Column("steps", JSON, nullable=False),
+    Column("report_sha256", String(64), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("actor", String(NAME), nullable=False),
+    Index("ix_retrainings_project", "project"),
+)

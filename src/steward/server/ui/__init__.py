@@ -10,14 +10,17 @@ from fastapi.staticfiles import StaticFiles
 
 from steward.server.ui import (
     _audit,
+    _comparison,
     _datasets,
     _deployments,
     _governance,
     _home,
+    _iterate,
     _lineage,
     _login,
     _models,
     _monitoring,
+    _retraining,
     _run,
     _runs,
 )
@@ -42,7 +45,10 @@ def mount_ui(app: FastAPI) -> None:
         _datasets,
         _models,
         _deployments,
+        _comparison,
         _monitoring,
+        _retraining,
+        _iterate,
         _login,
         _lineage,
         _audit,
