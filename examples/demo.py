@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 from demo_govern import govern_step, lift_earlier_policy
+from demo_iterate import iterate_step
 from demo_monitor import monitor_live
 from rich.console import Console
 from rich.table import Table
@@ -91,6 +92,11 @@ def main() -> None:
     data = load_data()
     train, test = train_test_split(
         data, test_size=0.3, random_state=SEED, stratify=data["fast_progression"]
+    )
+    # A third of the training patients arrive later: the newer slice the model is retrained
+    # on in the iteration step, after it has shipped.
+    train, newer = train_test_split(
+        train, test_size=0.3, random_state=SEED, stratify=train["fast_progression"]
     )
     terms = "BSD-3-Clause, from scikit-learn's bundled datasets (Efron et al., 2004)"
     train_v = steward.register_dataset(
@@ -277,7 +283,7 @@ def main() -> None:
         f"{', '.join(card.missing)}): {page}"
     )
 
-    deploy(version.version, found, X_test, y_test)
+    deploy(version.version, found, test, newer)
     govern_step(console, MODEL, version.version, PROJECT)
 
     console.print(
@@ -289,6 +295,7 @@ def main() -> None:
         f"  steward reproduce {best['run_id']} --here   # re-run, compare\n"
         f"  steward deploy history {MODEL}\n"
         f"  steward monitor report {MODEL} --open   # drift, performance, latency, KPIs\n"
+        f"  steward retraining runs {PROJECT}   # the retraining runs and where they stopped\n"
         f"  steward models signoffs {MODEL} {version.version}   # who approved, what the policy asks\n"
         f"  steward audit verify   # the hash-chained audit trail holds\n"
         f"  steward serve --deployment {MODEL}   # serve it again\n"
@@ -296,10 +303,11 @@ def main() -> None:
     )
 
 
-def deploy(champion: int, found: pd.DataFrame, X_test: pd.DataFrame, y_test: pd.Series) -> None:
+def deploy(champion: int, found: pd.DataFrame, test: pd.DataFrame, newer: pd.DataFrame) -> None:
     """Serve the champion over HTTP, send real traffic, switch versions under load, run a
-    shadow challenger, and batch-score a file."""
+    shadow challenger, monitor, retrain and A/B test; then batch-score a file."""
     console.rule("[bold]Deploy: a REST service, blue-green, shadow, batch scoring")
+    X_test, y_test = test.drop(columns="fast_progression"), test["fast_progression"]
     runner_up = steward.register_model(
         f"runs:/{found.iloc[1]['run_id']}/model", MODEL, description="The runner-up."
     ).version
@@ -361,6 +369,15 @@ def deploy(champion: int, found: pd.DataFrame, X_test: pd.DataFrame, y_test: pd.
         steward.set_traffic(MODEL, reason="end of the shadow test")
         wait_revision(url, steward.get_deployment(MODEL).revision)  # no shadow from here on
         monitor_live(console, url, MODEL, champion, PROJECT, clean, X_test, y_test)
+        iterate_step(
+            console,
+            project=PROJECT,
+            model=MODEL,
+            newer=newer,
+            holdout=test,
+            url=url,
+            wait_revision=wait_revision,
+        )
 
     # Embedded deployment: batch-score a file with the champion.
     folder = load_settings().home / "scoring"

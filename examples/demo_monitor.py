@@ -36,7 +36,7 @@ def monitor_live(
         project,
         {
             "drift": {"feature_share": 0.2},
-            "performance": {"metric": "accuracy", "max_drop": 0.1, "min_labels": 30},
+            "performance": {"metric": "accuracy", "max_drop": 0.05, "min_labels": 30},
             "estimate": {"metric": "accuracy", "max_drop": 0.1},
             "health": {"p99_ms": 500, "error_rate": 0.05},
             "kpis": [

@@ -12,7 +12,7 @@ import pytest
 
 import steward
 import steward.monitor
-from steward import govern
+from steward import govern, iterate
 from steward._backend import SqlBackend, set_backend
 from tests.e2e.conftest import run_demo
 
@@ -70,7 +70,15 @@ def test_demo_tracks_compares_and_checks_the_objective(
     assert "Blue-green: switched to v2 and back under load:" in text and ", 0 failed;" in text
     deployment = steward.get_deployment("diabetes-progression")
     history = steward.get_deployment_history("diabetes-progression")
-    assert [h.spec.policy for h in history] == ["single", "single", "single", "shadow", "single"]
+    assert [h.spec.policy for h in history] == [
+        "single",
+        "single",
+        "single",
+        "shadow",
+        "single",
+        "ab",  # the iteration step's A/B test of the retrained challenger
+        "single",
+    ]
     assert [h.spec.routes[0].resolved for h in history][:3] == [
         "models:/diabetes-progression/1",
         "models:/diabetes-progression/2",
@@ -138,6 +146,42 @@ def test_demo_monitors_the_deployment(
     assert (
         "bmi, s5" in text and (home / "reports" / "diabetes-progression-monitoring.html").is_file()
     )
+
+
+def test_demo_retrains_on_drift_and_ab_tests_the_challenger(
+    demo: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, stdout = demo
+    open_home(home, monkeypatch)
+    text = " ".join(stdout.split())
+    assert "open drift alert(s)" in text and "triggered it" in text
+    leaky, retrained = iterate.list_retrainings("diabetes-triage")  # newest first
+    assert retrained.trigger == "drift" and retrained.status == "review"
+    assert [s.step for s in retrained.steps] == ["validate", "train", "compare", "decide"]
+    assert retrained.step("validate").status == "passed"  # type: ignore[union-attr]
+    assert retrained.data == "diabetes-newer@1" and retrained.champion == (
+        "models:/diabetes-progression/1"
+    )
+    challenger = steward.get_model_version(retrained.challenger or "")
+    assert {(d.dataset, d.context) for d in challenger.manifest.datasets} == {
+        ("diabetes-newer", "training"),
+        ("diabetes-holdout", "evaluation"),
+    }
+    model = steward.get_registered_model("diabetes-progression")
+    assert model.aliases["champion"] == 1  # held for a reviewer, as the config says
+    requests = govern.signoff_status("diabetes-progression", challenger.version).requests
+    assert len(requests) == 1 and "steward retraining report" in requests[0].note
+    assert leaky.status == "stopped" and leaky.stopped_at == "validate"
+    assert "12 of the 133 evaluation rows" in leaky.steps[0].summary
+    assert (home / "reports" / f"diabetes-progression-retraining-{retrained.id}.html").is_file()
+    # The A/B test: planned first, 266 rewards, no verdict short of the plan; readable after
+    plan = iterate.get_ab_plan("diabetes-progression")
+    assert plan is not None and plan.per_arm == 1192
+    readout = iterate.ab_readout("diabetes-progression")
+    assert readout.a.n + readout.b.n == 266 and not readout.fixed.ready
+    assert "A/B readout" in text and "withheld:" in text
+    shadow = iterate.analyze_shadow("diabetes-progression")  # the deploy step's shadow test
+    assert shadow.routes[0].requests == 133
 
 
 def test_demo_governs_the_move_to_production(

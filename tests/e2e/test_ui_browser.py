@@ -109,3 +109,33 @@ def test_compare_two_runs(visit: Visit) -> None:
     assert page.locator("tr.differs").count() >= 3
     visit.shot("09-compare")
     visit.check()
+
+
+def test_the_demos_retraining_ab_test_and_shadow_test_are_shown(visit: Visit) -> None:
+    page = visit.page
+    page.goto(visit.base + "/ui/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Retraining").click()
+    rows = page.locator("#retrainings-table tbody tr")
+    assert [rows.nth(i).get_attribute("data-status") for i in range(rows.count())] == [
+        "stopped",
+        "review",
+    ]
+    rows.nth(1).get_by_role("link").first.click()
+    assert "held for review" in page.locator("#steps-table").inner_text()
+    page.frame_locator("iframe.report").locator(".js-plotly-plot").first.wait_for()
+    visit.shot("50-demo-retraining")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Deployments").click()
+    page.get_by_role("link", name="diabetes-progression").first.click()
+    page.locator("#ab-link").click()
+    page.wait_for_selector("#readout-facts")
+    body = page.locator("main").inner_text()
+    assert "1,192" in body and "no fixed-horizon verdict yet" in body
+    assert "P(B beats A)" in body
+    visit.shot("51-demo-ab")
+
+    page.go_back()
+    page.locator("#shadow-link").click()
+    page.wait_for_load_state()
+    assert "133" in page.locator("main").inner_text()
+    visit.shot("52-demo-shadow")
