@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from steward.errors import InvalidInput, StewardError
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SUPPORTED = ("sqlite", "postgresql")
 _migrated: set[str] = set()
