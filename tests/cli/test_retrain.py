@@ -8,7 +8,7 @@ from pathlib import Path
 
 import steward
 from steward.iterate import get_ab_plan
-from tests.iterate.test_retrain import TRAIN, _data, _new_rows, champion_and_config
+from tests.iterate.test_retrain import TRAIN, _new_rows, champion_and_config
 
 from .conftest import Invoke
 
@@ -69,14 +69,24 @@ def test_mistakes_are_named_with_what_to_do(cli: Invoke, tmp_path: Path) -> None
     assert missing.exit_code != 0 and "steward retraining set nowhere" in " ".join(
         missing.output.split()
     )
+    no_colon = tmp_path / "no-colon.yaml"
+    no_colon.write_text("model: bc\ntrain: train.fit\ntarget: y\n")
+    refused = cli("retraining", "set", "bc", str(no_colon))
+    assert refused.exit_code != 0 and "line 2" in refused.output and "train" in refused.output
     champion_and_config(tmp_path)
     cli("retraining", "set", "bc", str(_config(tmp_path, "absent_module")))
     no_file = cli("retrain", "bc", "--data", str(tmp_path / "nope.parquet"))
     assert no_file.exit_code != 0 and "no such file" in no_file.output
+    new = tmp_path / "new.parquet"
+    _new_rows().to_parquet(new)
+    unimportable = " ".join(cli("retrain", "bc", "--data", str(new)).output.split())
+    assert "Cannot import 'absent_module'" in unimportable and "set 'path'" in unimportable
+    no_deployment = " ".join(cli("retrain", "bc", "--when-drifted").output.split())
+    assert "Deployment 'bc' does not exist" in no_deployment  # not a silent "nothing to do"
+    steward.create_deployment("bc", "models:/bc/1")
     quiet = cli("retrain", "bc", "--when-drifted")
     assert quiet.exit_code == 0 and "nothing to do" in quiet.output
     assert cli("retraining", "report", "7").exit_code != 0
-    assert len(_data()) == 569
 
 
 def test_ab_plan_is_stored_for_a_deployment(cli: Invoke, tmp_path: Path) -> None:

@@ -197,6 +197,7 @@ def _fill(live: Live, logs: Path) -> Live:
         "bandit": traffic_spec("models:/clf/1", bandit=["models:/clf/2"]),
         "ab": traffic_spec("models:/clf/1", ab={"models:/clf/1": 0.5, "models:/clf/2": 0.5}),
         "quiet-ab": traffic_spec("models:/clf/1", ab={"models:/clf/1": 0.5, "models:/clf/2": 0.5}),
+        "late-ab": traffic_spec("models:/clf/1", ab={"models:/clf/1": 0.5, "models:/clf/2": 0.5}),
     }
     for name, spec in deployments.items():
         steward.create_deployment(name, _spec(spec, logs, name), reason="iterate tests")
@@ -206,6 +207,11 @@ def _fill(live: Live, logs: Path) -> Live:
     _serve_rewards("bandit", holdout, 300, BANDIT_RATES, live)
     set_ab_plan("ab", AB_PLAN)  # planned before the test starts, as it should be
     _serve_rewards("ab", holdout, 160, AB_RATES, live)
+    _serve_rewards("late-ab", holdout, 40, AB_RATES, live)  # an earlier test's traffic...
+    live.sent["late-ab-before"] = live.sent["late-ab"]
+    time.sleep(0.01)
+    set_ab_plan("late-ab", AB_PLAN)  # ...then this test's plan and traffic
+    _serve_rewards("late-ab", holdout, 30, AB_RATES, live)
     return live
 
 

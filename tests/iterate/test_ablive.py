@@ -11,7 +11,9 @@ from steward.iterate import (
     ab_outcomes,
     ab_readout,
     analyze_ab_test,
+    get_ab_plan,
     plan_ab_test,
+    set_ab_plan,
 )
 from steward.serve import traffic_spec
 from tests.iterate.conftest import AB_PLAN, Live
@@ -72,3 +74,22 @@ def test_a_finished_split_is_still_read_from_its_plan_on(on_live: Live) -> None:
     assert ab_outcomes(ended) == live_split  # the arms are the routes logged since the plan
     readout = ab_readout(ended)
     assert readout.a.n == len(live_split["a"]) and readout.b.n == len(live_split["b"])
+
+
+def test_requests_before_the_plan_never_count_and_a_new_plan_keeps_the_start(
+    on_live: Live,
+) -> None:
+    after = on_live.sent["late-ab"]
+    counted = ab_outcomes("late-ab")
+    assert sum(len(v) for v in counted.values()) == len(after.request_ids) == 30
+    # a window reaching back before the plan still starts at the plan
+    week = ab_outcomes("late-ab", window_seconds=7 * 86400)
+    assert week == counted
+    # a changed plan (say, a larger effect) keeps the test's start; restart begins anew
+    first = get_ab_plan("late-ab")
+    assert first is not None and first.started_at is not None
+    changed = set_ab_plan("late-ab", plan_ab_test("proportion", 0.15, 0.2))
+    assert changed.started_at == first.started_at and ab_outcomes("late-ab") == counted
+    restarted = set_ab_plan("late-ab", AB_PLAN, restart=True)
+    assert restarted.started_at is not None and restarted.started_at > first.started_at
+    assert sum(len(v) for v in ab_outcomes("late-ab").values()) == 0

@@ -234,3 +234,85 @@ def test_retraining_records_work_on_every_backend(backend: Backend) -> None:
     with pytest.raises(InvalidInput, match="already ended"):
         backend.record_retraining_step(run.id, RetrainingUpdate(step=step))
     assert [r.id for r in backend.list_retrainings("p", 10)] == [run.id]
+
+
+def test_labels_read_as_floats_are_the_same_classes(project: Callable[..., str]) -> None:
+    floats = _new_rows().assign(target=lambda f: f["target"].astype(float))
+    outcome = retrain(project(promotion={"max_drop": 0.05}), floats)
+    assert outcome.run.step("validate").status == "passed"  # type: ignore[union-attr]
+
+
+def test_a_clear_improvement_or_high_agreement_can_be_required(
+    project: Callable[..., str],
+) -> None:
+    strict = retrain(project(promotion={"max_drop": 1.0, "require_improvement": True}), _new_rows())
+    assert strict.status == "review" and strict.comparison is not None
+    assert strict.comparison.verdict != "challenger better"
+    assert "requires a clear improvement" in strict.run.steps[-1].summary
+    picky = retrain(project(promotion={"max_drop": 1.0, "min_agreement": 1.0}), _new_rows())
+    assert picky.status == "review" and "agree on only" in picky.run.steps[-1].summary
+    assert steward.get_registered_model("bc").aliases["champion"] == 1
+
+
+def test_for_a_regressor_lower_error_is_better(tmp_path: Path) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.dummy import DummyRegressor
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    data = X.assign(progression=y).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    old, new, holdout = data.iloc[:150], data.iloc[150:300], data.iloc[300:]
+    train_v = steward.register_dataset(old, "dia-train")
+    eval_v = steward.register_dataset(holdout, "dia-holdout")
+    with steward.start_run("mean", project="dia", capture_environment_info=False):
+        steward.log_input(train_v, context="training")
+        steward.log_input(eval_v, context="evaluation")
+        inputs = old.drop(columns="progression")
+        mean = DummyRegressor().fit(inputs, old["progression"])
+        steward.log_model(mean, input_example=inputs, registered_model_name="dia")
+    steward.set_alias("dia", "champion", 1)
+    module = f"reg_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(
+        "from sklearn.dummy import DummyRegressor\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "def linear(X, y):\n    return LinearRegression().fit(X, y)\n"
+        "def constant(X, y):\n    return DummyRegressor(strategy='constant', constant=0).fit(X, y)\n",
+        encoding="utf-8",
+    )
+    config = {"model": "dia", "target": "progression", "path": str(tmp_path)}
+    set_retraining("dia", {**config, "train": f"{module}:constant"})  # default max_drop: 0
+    worse = retrain("dia", new)
+    assert worse.status == "review" and worse.comparison is not None
+    assert worse.comparison.primary == "rmse"
+    assert "rmse is" in worse.run.steps[-1].summary and "higher than the champion" in (
+        worse.run.steps[-1].summary
+    )
+    # (a mean and a regression disagree on most rows: only a config that accepts it
+    # promotes without a person)
+    set_retraining(
+        "dia", {**config, "train": f"{module}:linear", "promotion": {"min_agreement": 0.0}}
+    )
+    better = retrain("dia", new)
+    assert better.status == "promoted", better.run.steps[-1].summary
+    assert steward.get_registered_model("dia").aliases["champion"] == 3
+
+
+def test_a_challenger_that_cannot_score_ends_the_run_as_failed(
+    project: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_score(*args: object, **kwargs: object) -> None:
+        raise ValueError("Input X contains NaN.")  # what scikit-learn says
+
+    monkeypatch.setattr("steward.iterate._retrain.compare_models", cannot_score)
+    outcome = retrain(project(), _new_rows())
+    assert outcome.status == "failed" and outcome.run.stopped_at == "compare"
+    assert "ValueError: Input X contains NaN." in outcome.run.steps[-1].summary
+    assert get_retraining(outcome.run.id).finished_at is not None  # not left 'running'
+
+
+def test_more_config_mistakes_are_refused_before_any_run(project: Callable[..., str]) -> None:
+    with pytest.raises(InvalidInput, match="promote_to"):
+        project(promote_to=[])
+    project()
+    with pytest.raises(InvalidInput, match="version '1x' is not a number"):
+        retrain("bc", "bc-train@1x")
+    assert list_retrainings("bc") == []

@@ -175,3 +175,18 @@ def test_every_change_names_the_right_it_needs() -> None:
     assert unclassified == []
     stale = set(OPERATION_ACTIONS) - {op.name for op in OPERATIONS} - {"put_blob"}
     assert stale == set()
+
+
+def test_retraining_runs_are_written_only_in_the_callers_project(team: Team) -> None:
+    from steward.iterate._records import RetrainingStart, RetrainingStep, RetrainingUpdate
+
+    beta_run = team.backend.start_retraining(RetrainingStart(project="beta", model="m", data="d"))
+    scoped = connect("http://testserver", client=team.client, token=team.tokens["alpha-scientist"])
+    mine = scoped.start_retraining(RetrainingStart(project="alpha", model="m", data="d"))
+    assert mine.project == "alpha"
+    with pytest.raises(PermissionDenied, match="on project 'beta'"):
+        scoped.start_retraining(RetrainingStart(project="beta", model="m", data="d"))
+    step = RetrainingStep(step="decide", status="promoted", summary="not mine to say")
+    with pytest.raises(PermissionDenied, match="on project 'beta'"):
+        scoped.record_retraining_step(beta_run.id, RetrainingUpdate(step=step, status="promoted"))
+    assert team.backend.get_retraining(beta_run.id).status == "running"

@@ -58,6 +58,13 @@ def plan(
     treatment: Annotated[
         str | None, typer.Option(help="With --deployment: the route that is arm B.")
     ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            help="With --deployment: start a new test from now (the earlier plan's requests "
+            "stop counting). Without it, a changed plan keeps the test's start."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Print how many observations each arm needs before the test may be read.
@@ -72,14 +79,16 @@ def plan(
     """
     from steward.iterate import plan_ab_test, set_ab_plan
 
-    if (control or treatment) and not deployment:
-        raise InvalidInput("--control and --treatment name routes of a --deployment; add it.")
+    if (control or treatment or restart) and not deployment:
+        raise InvalidInput(
+            "--control, --treatment and --restart apply to a --deployment's plan; add it."
+        )
     made = plan_ab_test(
         _metric(metric), baseline, mde, sd=sd, alpha=alpha, power=power, relative=relative
     )
     if deployment:
         made.control, made.treatment = control, treatment
-        set_ab_plan(deployment, made)
+        made = set_ab_plan(deployment, made, restart=restart)
     if as_json:
         print_json(made.model_dump(mode="json"))
         return

@@ -52,7 +52,8 @@ def retrain(
         typer.Option(
             "--when-drifted",
             help="Run only if the monitor raised a drift alert on the deployment since the "
-            "last retraining (for cron or CI, after `steward monitor run`).",
+            "last retraining that trained a challenger (for cron or CI, after `steward "
+            "monitor run`).",
         ),
     ] = False,
     schedule: Annotated[

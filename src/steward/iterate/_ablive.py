@@ -24,9 +24,9 @@ def ab_outcomes(
 ) -> dict[str, list[float]]:
     """Return the rewards (one a request, oldest first) of each route of an A/B test.
 
-    The test is the deployment's split now, or the one its stored plan started (read
-    from the plan's start on, so a finished test can still be read); ``window_seconds``
-    narrows it to the latest requests.
+    The test is the deployment's split now, or the one its stored plan started; requests
+    count from the plan's start on (so a finished test can still be read, and an earlier
+    test's requests never count); ``window_seconds`` narrows it to the latest requests.
     """
     found = resolve(deployment)
     plan = get_ab_plan(found.name)
@@ -38,8 +38,9 @@ def ab_outcomes(
             f" then split it: steward deploy traffic {found.name} --ab MODEL_A=0.5 "
             "--ab MODEL_B=0.5"
         )
-    if window_seconds is None and plan is not None and plan.started_at is not None:
-        window_seconds = max(time.time() - plan.started_at, 1e-3)
+    if plan is not None and plan.started_at is not None:  # never before the test started
+        since_plan = max(time.time() - plan.started_at, 1e-3)
+        window_seconds = since_plan if window_seconds is None else min(window_seconds, since_plan)
     log = read_served(found, window_seconds)
     served = answered(log.predictions, "primary")
     if found.spec.policy == "ab":

@@ -24,7 +24,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from scipy import stats
 from scipy.special import betaln
 
@@ -39,16 +39,29 @@ class ABPlan(BaseModel):
     metric: Metric
     baseline: float = Field(description="Arm A's rate (proportion) or mean.")
     mde: float = Field(description="The smallest absolute difference worth detecting.")
-    sd: float | None = Field(default=None, description="The metric's standard deviation (means).")
-    alpha: float = 0.05
-    power: float = 0.8
-    per_arm: int = Field(description="Observations each arm needs.")
+    sd: float | None = Field(
+        default=None, gt=0, description="The metric's standard deviation (means)."
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    per_arm: int = Field(ge=1, description="Observations each arm needs.")
     control: str | None = Field(
         default=None, description="On a deployment: the route that is arm A (else the first)."
     )
     treatment: str | None = Field(
         default=None, description="On a deployment: the route that is arm B (else the second)."
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ABPlan:
+        if self.mde == 0:
+            raise ValueError("mde must not be 0: no sample detects a difference of nothing")
+        if self.metric == "mean" and self.sd is None:
+            raise ValueError("a plan for a mean needs sd, the metric's standard deviation")
+        if self.control is not None and self.control == self.treatment:
+            raise ValueError(f"control and treatment are the same route ({self.control!r})")
+        return self
+
     started_at: float | None = Field(
         default=None,
         description="On a deployment: when the plan was stored; the readout counts requests "

@@ -15,10 +15,12 @@ from steward.iterate._abtest import ABPlan
 from steward.iterate._records import Retraining, RetrainingConfig
 
 
-def set_ab_plan(deployment: str, plan: ABPlan) -> ABPlan:
+def set_ab_plan(deployment: str, plan: ABPlan, *, restart: bool = False) -> ABPlan:
     """Return the A/B plan after storing it for a deployment (before the test starts:
-    the readout refuses a fixed-horizon verdict until the planned sample is reached)."""
-    return get_backend().set_ab_plan(deployment, plan)
+    the readout counts requests from the first plan's time on, and refuses a
+    fixed-horizon verdict until the planned sample is reached). ``restart`` starts a new
+    test from now (an earlier test's requests stop counting)."""
+    return get_backend().set_ab_plan(deployment, plan, restart)
 
 
 def get_ab_plan(deployment: str) -> ABPlan | None:

@@ -32,11 +32,18 @@ class IterateOps(Service):
     """Operations of the iterate stage."""
 
     @operation("PUT", "/deployments/{deployment}/ab-plan", tag="iterate")
-    def set_ab_plan(self, deployment: str, plan: ABPlan) -> ABPlan:
-        """Return the A/B plan of a deployment after storing it (fixed before the test)."""
+    def set_ab_plan(self, deployment: str, plan: ABPlan, restart: bool = False) -> ABPlan:
+        """Return the A/B plan of a deployment after storing it (fixed before the test).
+
+        The test starts when its first plan is stored; storing another keeps that start
+        (a plan changed mid-test is in the audit trail) unless ``restart`` begins a new test.
+        """
         check_name(deployment, "deployment")
         with self.store.write() as tx:
-            plan = plan.model_copy(update={"started_at": tx.now})
+            row = tx.conn.execute(select(abp.c.plan).where(abp.c.deployment == deployment)).first()
+            earlier = ABPlan.model_validate(row.plan).started_at if row else None
+            start = tx.now if restart or earlier is None else earlier
+            plan = plan.model_copy(update={"started_at": start})
             stored = plan.model_dump(mode="json")
             names = list(tx.conn.execute(select(tables.deployments.c.name)).scalars())
             if deployment not in names:
@@ -49,7 +56,13 @@ class IterateOps(Service):
             tx.conn.execute(
                 stmt.on_conflict_do_update(index_elements=[abp.c.deployment], set_=values)
             )
-            tx.emit("ab.planned", "deployment", deployment, plan=stored)
+            tx.emit(
+                "ab.planned" if start == tx.now else "ab.replanned",
+                "deployment",
+                deployment,
+                plan=stored,
+                restart=restart,
+            )
         return plan
 
     @operation("GET", "/deployments/{deployment}/ab-plan", tag="iterate")
@@ -124,6 +137,7 @@ class IterateOps(Service):
     @operation("POST", "/retrainings/{retraining_id}/steps", tag="iterate")
     def record_retraining_step(self, retraining_id: int, change: RetrainingUpdate) -> Retraining:
         """Return the retraining run after adding a finished step (and its outcome, if final)."""
+        self.get_retraining(retraining_id)  # NotFound for an id that names none
         with self.store.write() as tx:
             row = tx.conn.execute(select(rt).where(rt.c.id == retraining_id)).first()
             if row is None:
@@ -162,8 +176,10 @@ class IterateOps(Service):
     @operation("GET", "/retrainings/{retraining_id}", tag="iterate")
     def get_retraining(self, retraining_id: int) -> Retraining:
         """Return one retraining run with its steps."""
-        with self.store.read() as conn:
-            row = conn.execute(select(rt).where(rt.c.id == retraining_id)).first()
+        row = None
+        if 0 < retraining_id < 2**63:  # beyond a database integer nothing is stored
+            with self.store.read() as conn:
+                row = conn.execute(select(rt).where(rt.c.id == retraining_id)).first()
         if row is None:
             raise NotFound(
                 f"Retraining run {retraining_id} does not exist. List them with "

@@ -245,8 +245,8 @@ def _label(frame: pd.DataFrame, target: str, classes: list[Any] | None) -> DataC
             "wait for their outcomes.",
         )
     if classes:
-        known = {str(c) for c in classes}
-        new = sorted({str(v) for v in values.unique()} - known)
+        known = {_class_text(c) for c in classes}
+        new = sorted({_class_text(v) for v in values.unique()} - known)
         if new:
             return DataCheck(
                 check="label",
@@ -260,6 +260,13 @@ def _label(frame: pd.DataFrame, target: str, classes: list[Any] | None) -> DataC
             check="label", status="passed", message=f"Classes within the champion's {len(known)}."
         )
     return DataCheck(check="label", status="passed", message=f"{target!r} complete.")
+
+
+def _class_text(value: Any) -> str:
+    """Return a class label as text, 1.0 and 1 alike (a label column read as floats)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _completeness(

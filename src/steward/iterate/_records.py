@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 StepName = Literal["validate", "train", "compare", "decide"]
 StepStatus = Literal["passed", "flagged", "failed", "promoted", "review"]
@@ -79,8 +79,9 @@ class RetrainingConfig(BaseModel):
 
     model: str = Field(description="the registered model the pipeline retrains")
     train: str = Field(
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
         description="'module:function', called as function(X, y) and returning a fitted "
-        "model (scikit-learn's fit habit)"
+        "model (scikit-learn's fit habit)",
     )
     target: str = Field(description="the label column of the training data")
     path: str | None = Field(
@@ -94,6 +95,7 @@ class RetrainingConfig(BaseModel):
     champion_alias: str = Field(default="champion", description="the alias of the live model")
     promote_to: list[str] = Field(
         default_factory=lambda: ["champion"],
+        min_length=1,
         description="the aliases moved to the challenger on promotion",
     )
     dataset: str | None = Field(
@@ -168,7 +170,15 @@ class RetrainingUpdate(BaseModel):
     """A finished step of a retraining run and, with ``status``, how the run ended."""
 
     step: RetrainingStep | None = None
-    status: RunStatus | None = None
+    status: Literal["promoted", "review", "stopped", "failed"] | None = None
     stopped_at: StepName | None = None
     challenger: str | None = None
-    report_sha256: str | None = None
+    report_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetrainingUpdate:
+        if self.stopped_at is not None and self.status not in ("stopped", "failed"):
+            raise ValueError("stopped_at goes with status 'stopped' or 'failed'")
+        if self.status in ("stopped", "failed") and self.stopped_at is None:
+            raise ValueError(f"a run that {self.status} names the step it stopped at")
+        return self

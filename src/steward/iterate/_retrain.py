@@ -33,7 +33,13 @@ from pydantic import BaseModel, ConfigDict
 from steward.context import get_backend
 from steward.data import as_frame
 from steward.develop import get_dataset, log_input, log_metrics, register_dataset, start_run
-from steward.errors import InvalidInput, NotFound, PolicyViolation, StewardError
+from steward.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PolicyViolation,
+    StewardError,
+)
 from steward.govern import request_review
 from steward.iterate._compare import Comparison, compare_models
 from steward.iterate._newdata import NewDataReport, validate_new_data
@@ -48,6 +54,7 @@ from steward.iterate._records import (
 from steward.monitor import Alert, list_alerts, load_reference
 from steward.registry import ModelVersion, get_model_version, log_model, set_alias
 from steward.report import html_page
+from steward.serve import get_deployment
 
 Progress = Callable[[str], None]
 
@@ -109,20 +116,22 @@ def retrain(
 def retrain_if_drifted(
     project: str, data: Any = None, *, progress: Progress | None = None
 ) -> tuple[list[Alert], RetrainingOutcome | None]:
-    """Return the open drift alerts raised since the project's last retraining run, and
-    the outcome of the run they triggered (None when there were none).
+    """Return the drift alerts (open or acknowledged) raised on the project's deployment
+    since its last retraining run that trained a challenger, and the outcome of the run
+    they triggered (None when there were none).
 
     The monitor stage raises the alerts (``steward monitor run``); a scheduler (cron, CI)
     calls this after it, so retraining follows drift without a person watching.
     """
     config = get_retraining_config_of(project)
     deployment = config.deployment or config.model
-    earlier = get_backend().list_retrainings(project, 1)
-    since = earlier[0].started_at if earlier else 0.0
+    get_deployment(deployment)  # NotFound names it: a typo must not mean "nothing to do"
+    # Alerts count from the last run that trained: one stopped or failed on its data
+    # leaves the drift unanswered.
+    trained = [r for r in get_backend().list_retrainings(project, 1000) if r.challenger]
+    since = trained[0].started_at if trained else 0.0
     alerts = [
-        a
-        for a in list_alerts(deployment, "open")
-        if a.rule.startswith("drift.") and a.created_at > since
+        a for a in list_alerts(deployment) if a.rule.startswith("drift.") and a.created_at > since
     ]
     if not alerts:
         return [], None
@@ -149,8 +158,7 @@ def _champion(config: RetrainingConfig) -> ModelVersion:
 def _new_data(source: Any, config: RetrainingConfig) -> tuple[str, pd.DataFrame]:
     """Return the new data's dataset version (registered if it was a frame or a file)."""
     if isinstance(source, str) and not Path(source).is_file() and not Path(source).suffix:
-        name, _, number = source.partition("@")
-        found = get_dataset(name, int(number.lstrip("v")) if number.lstrip("v").isdigit() else 0)
+        found = _dataset_version(source, "The new data")
         ref = f"{found.dataset}@{found.version}"
         return ref, as_frame(ref, what="The new data")
     frame = as_frame(source, what="The new data")
@@ -171,9 +179,7 @@ def _evaluation(config: RetrainingConfig, champion: ModelVersion) -> str:
         )
         return f"{registered.dataset}@{registered.version}"
     if config.evaluation:
-        name, _, version = config.evaluation.partition("@")
-        number = version.lstrip("v")
-        found = get_dataset(name, int(number) if number.isdigit() else 0)
+        found = _dataset_version(config.evaluation, "The config's 'evaluation'")
         return f"{found.dataset}@{found.version}"
     refs = [d for d in champion.manifest.datasets if d.context == "evaluation"]
     if not refs:
@@ -184,6 +190,18 @@ def _evaluation(config: RetrainingConfig, champion: ModelVersion) -> str:
             "NAME or NAME@VERSION), so both models are scored on the same rows."
         )
     return f"{refs[0].dataset}@{refs[0].version}"
+
+
+def _dataset_version(spec: str, what: str) -> Any:
+    """Return the dataset version ``NAME``, ``NAME@latest`` or ``NAME@N`` names."""
+    name, _, version = spec.partition("@")
+    number = version.lstrip("v")
+    if version and version != "latest" and not number.isdigit():
+        raise InvalidInput(
+            f"{what} names dataset {spec!r}, whose version {version!r} is not a number; write "
+            "'name', 'name@latest' or 'name@3' (or give a data file that exists)."
+        )
+    return get_dataset(name, int(number) if number.isdigit() else 0)
 
 
 class _Pipeline:
@@ -198,6 +216,7 @@ class _Pipeline:
         self.comparison: Comparison | None = None
         self.decision: list[str] = []
         self.current: Any = "validate"
+        self.html = ""
 
     def record(self, step: RetrainingStep, **change: Any) -> None:
         self.run = self.backend.record_retraining_step(
@@ -303,10 +322,23 @@ class _Pipeline:
             self.current = "decide"
             return self.decide(challenger)
         except StewardError as exc:
-            step = self.current
-            self.record(RetrainingStep(step=step, status="failed", summary=exc.message[:2000]))
-            self.finish("failed", stopped_at=step)
+            self.fail(exc.message)
             raise
+        except Exception as exc:
+            if self.current == "compare":  # the project's models failed to score the rows
+                self.fail(f"{type(exc).__name__}: {exc}")
+                return self.outcome()
+            self.fail(f"{type(exc).__name__}: {exc}")
+            raise
+        except BaseException:  # interrupted: the record says so rather than 'running'
+            self.fail("interrupted")
+            raise
+
+    def fail(self, message: str) -> None:
+        """Record the current step as failed and end the run."""
+        step = self.current
+        self.record(RetrainingStep(step=step, status="failed", summary=message[:2000]))
+        self.finish("failed", stopped_at=step)
 
     def train(self, frame: pd.DataFrame, new_ref: str, evaluation_ref: str) -> str:
         config = self.config
@@ -375,6 +407,9 @@ class _Pipeline:
                 except PolicyViolation as exc:
                     reasons.append(f"the project's policy holds '{alias}': {exc.message}")
                     break
+                except PermissionDenied as exc:  # e.g. a data scientist may not promote
+                    reasons.append(f"whoever ran it may not move '{alias}': {exc.message}")
+                    break
             if not reasons:
                 self.decision = [f"Promoted {challenger} to {', '.join(moved)}."]
                 self.record(
@@ -407,8 +442,16 @@ class _Pipeline:
                 {"status": status, "stopped_at": stopped_at, "report_sha256": sha}
             ),
         )
+        self.html = html
+        return self.outcome()
+
+    def outcome(self) -> RetrainingOutcome:
+        """Return the run as it ended, with what its steps produced."""
         return RetrainingOutcome(
-            run=self.run, validation=self.validation, comparison=self.comparison, report_html=html
+            run=self.run,
+            validation=self.validation,
+            comparison=self.comparison,
+            report_html=self.html,
         )
 
     def markdown(self, status: str) -> str:

@@ -93,9 +93,15 @@ def _endpoint(op: Operation, backend: Backend) -> tuple[Any, Any]:
 
 def _project_of(backend: Backend, arguments: dict[str, Any]) -> str | None:
     """Return the project an operation acts in, when it says (for per-project roles)."""
-    project = arguments.get("project")
+    project = arguments.get("project") or getattr(arguments.get("start"), "project", None)
     if isinstance(project, str) and project:
         return project
+    retraining_id = arguments.get("retraining_id")
+    if isinstance(retraining_id, int):
+        try:
+            return backend.get_retraining(retraining_id).project
+        except StewardError:
+            return None  # the operation itself says the run does not exist
     run_id = arguments.get("run_id") or getattr(arguments.get("spec"), "run_id", None)
     if isinstance(run_id, str) and run_id:
         try:
