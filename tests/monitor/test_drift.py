@@ -71,7 +71,11 @@ def test_wasserstein_matches_scipy() -> None:
     ref, cur = data(2_000, 1), data(3_000, 2, shift=0.5)
     report = drift(build_profile(ref), cur, config=NO_DOMAIN)
     expected = stats.wasserstein_distance(ref["x"], cur["x"])
-    assert result(report, "x", "wasserstein") == pytest.approx(expected, rel=0.03)
+    # The KLL sketch compacts at random (unseeded in datasketches): on a normal column the
+    # sketched distance lies within 0.03 reference sd of the exact one (docs/monitor.md;
+    # 40 repeats of this case: at most 0.0195).
+    tolerance = 0.03 * float(ref["x"].std())
+    assert result(report, "x", "wasserstein") == pytest.approx(expected, abs=tolerance)
     small_ref, small_cur = data(300, 3), data(350, 4, shift=0.2)
     exact = drift(
         build_profile(small_ref),
