@@ -44,6 +44,7 @@ bench: $(STAMP)  ## side-by-side benchmarks against MLflow, shap and bare FastAP
 	$(PY) benchmarks/bench_explain.py
 	$(PY) benchmarks/bench_ui.py
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_compare.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk  # Debian's wrk: the load generator
 	$(PY) benchmarks/bench_serving.py
 
