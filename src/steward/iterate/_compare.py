@@ -13,6 +13,7 @@ users follow says a wide variation between the models calls for a person, not a 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -22,9 +23,14 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from steward.errors import InvalidInput
+from steward.iterate._paired import paired_interval
 from steward.registry import LoadedModel, evaluation_data, get_model_version, load_model
 
 Task = Literal["classification", "regression"]
+BLOCK_CELLS = 2_000_000  # bootstrap weights held at once (16 MB; a block is 1 to 64 resamples)
+# From this many rows, intervals come from the rows' own variance (normal, delta method,
+# DeLong): a bootstrap there costs resamples x rows and agrees with them.
+ANALYTIC_ROWS = 50_000
 Verdict = Literal["challenger better", "champion better", "no clear difference", "review"]
 
 
@@ -39,6 +45,11 @@ class MetricDiff(BaseModel):
     ci_high: float
     higher_is_better: bool
     p_value: float | None = Field(default=None, description="McNemar's exact test (accuracy).")
+    interval: Literal["bootstrap", "analytic"] = Field(
+        default="bootstrap",
+        description="How the interval was made: a paired bootstrap, or (from ANALYTIC_ROWS "
+        "rows on) the rows' own variance (DeLong for ROC AUC).",
+    )
 
 
 class SegmentDiff(BaseModel):
@@ -78,7 +89,13 @@ class Comparison(BaseModel):
             f"**{self.verdict}**: " + " ".join(self.reasons),
             "",
             f"On {self.rows:,} rows of {self.data} (target `{self.target}`, {self.task}); the "
-            f"two agree on {self.agreement:.1%} of rows.",
+            f"two agree on {self.agreement:.1%} of rows. Intervals: "
+            + (
+                "paired bootstrap (the same resampled rows for both models)."
+                if all(m.interval == "bootstrap" for m in self.metrics)
+                else "from the rows' own variance, paired (DeLong for ROC AUC), as the "
+                "evaluation set is large."
+            ),
             "",
             "| metric | champion | challenger | difference | 95% interval | p |",
             "|---|---|---|---|---|---|",
@@ -137,12 +154,10 @@ def compare_models(
     task = _task(models)
     preds = [m.predict(frame) for m in models]
     probs = [_positive_proba(m, frame) if task == "classification" else None for m in models]
-    rng = np.random.default_rng(seed)
-    boot = rng.integers(0, len(frame), size=(resamples, len(frame)))
     names = ["accuracy", "roc_auc"] if task == "classification" else ["rmse", "mae", "r2"]
     diffs = []
     for name in names:
-        made = _metric_diff(name, y, preds, probs, boot)
+        made = _metric_diff(name, y, preds, probs, resamples, seed)
         if made is not None:
             diffs.append(made)
     primary = diffs[1] if task == "classification" and len(diffs) > 1 else diffs[0]
@@ -264,30 +279,58 @@ def _weighted(name: str, y: np.ndarray, pred: Any, prob: np.ndarray | None, weig
     return 1 - (weights @ (err**2) / n) / total
 
 
+def _bootstrap_weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield the bootstrap resamples as row weights (how often each row was drawn), a block
+    of resamples at a time.
+
+    Each block is drawn from its own seed (``[seed, block]``), so every metric sees the
+    same resamples without holding them all: memory stays near BLOCK_CELLS weights
+    whatever the rows (1,000 resamples of a million rows held at once took 8 GB).
+    """
+    size = max(1, min(64, BLOCK_CELLS // max(n, 1)))
+    for block, start in enumerate(range(0, resamples, size)):
+        rows = min(size, resamples - start)
+        drawn = np.random.default_rng([seed, block]).integers(0, n, size=(rows, n))
+        offsets = (drawn + n * np.arange(rows)[:, None]).ravel()
+        yield np.bincount(offsets, minlength=rows * n).reshape(rows, n).astype(float)
+
+
 def _metric_diff(
     name: str,
     y: np.ndarray,
     preds: list[Any],
     probs: list[np.ndarray | None],
-    boot: np.ndarray,
+    resamples: int,
+    seed: int,
 ) -> MetricDiff | None:
     if name == "roc_auc" and (probs[0] is None or probs[1] is None or len(np.unique(y)) != 2):
         return None
     a = _score(name, y, preds[0], probs[0])
     b = _score(name, y, preds[1], probs[1])
+    if len(y) >= ANALYTIC_ROWS:  # one pass instead of resamples x rows
+        low, high = paired_interval(name, y, preds, probs)
+        return _made(name, a, b, low, high, y, preds, "analytic")
     samples = []
-    resamples, n = boot.shape
-    for start in range(0, resamples, 64):  # 64 resamples at a time: bounded memory
-        part = boot[start : start + 64]
-        rows = len(part)
-        offsets = (part + n * np.arange(rows)[:, None]).ravel()
-        weights = np.bincount(offsets, minlength=rows * n).reshape(rows, n).astype(float)
+    for weights in _bootstrap_weights(len(y), resamples, seed):
         # the same resampled rows for both models: the interval is the difference's
         samples.append(
             _weighted_scores(name, y, preds[1], probs[1], weights)
             - _weighted_scores(name, y, preds[0], probs[0], weights)
         )
     low, high = np.nanpercentile(np.concatenate(samples), [2.5, 97.5])
+    return _made(name, a, b, float(low), float(high), y, preds, "bootstrap")
+
+
+def _made(
+    name: str,
+    a: float,
+    b: float,
+    low: float,
+    high: float,
+    y: np.ndarray,
+    preds: list[Any],
+    interval: Literal["bootstrap", "analytic"],
+) -> MetricDiff:
     p_value = None
     if name == "accuracy":
         right_a, right_b = np.asarray(preds[0]) == y, np.asarray(preds[1]) == y
@@ -304,6 +347,7 @@ def _metric_diff(
         ci_high=float(high),
         higher_is_better=name in ("accuracy", "roc_auc", "r2"),
         p_value=p_value,
+        interval=interval,
     )
 
 
