@@ -81,6 +81,46 @@ class Comparison(BaseModel):
     verdict: Verdict
     reasons: list[str]
 
+    def difference_figure(self) -> dict[str, Any]:
+        """Return a Plotly figure (a dict): each metric's difference with its 95% interval
+        as error bars, and a dotted zero line."""
+        return {
+            "data": [
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": "challenger - champion",
+                    "x": [m.metric for m in self.metrics],
+                    "y": [m.difference for m in self.metrics],
+                    "error_y": {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [m.ci_high - m.difference for m in self.metrics],
+                        "arrayminus": [m.difference - m.ci_low for m in self.metrics],
+                    },
+                    "marker": {"size": 11},
+                    "hovertemplate": "%{x}: %{y:+.4f}<extra></extra>",
+                }
+            ],
+            "layout": {
+                "title": {"text": "Difference (challenger - champion), 95% interval"},
+                "height": 300,
+                "shapes": [
+                    {
+                        "type": "line",
+                        "xref": "paper",
+                        "x0": 0,
+                        "x1": 1,
+                        "y0": 0,
+                        "y1": 0,
+                        "line": {"dash": "dot", "color": "#57606a", "width": 1},
+                    }
+                ],
+                "yaxis": {"zeroline": False, "tickformat": "+.3f"},
+                "showlegend": False,
+            },
+        }
+
     def to_markdown(self) -> str:
         """Return the comparison as a Markdown report."""
         lines = [

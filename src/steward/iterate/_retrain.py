@@ -476,36 +476,7 @@ class _Pipeline:
         out = self.validation.figures() if self.validation is not None else {}
         c = self.comparison
         if c is not None:
-            out["Challenger minus champion, with 95% paired bootstrap intervals"] = {
-                "data": [
-                    {
-                        "type": "scatter",
-                        "mode": "markers",
-                        "x": [m.difference for m in c.metrics],
-                        "y": [m.metric for m in c.metrics],
-                        "error_x": {
-                            "type": "data",
-                            "symmetric": False,
-                            "array": [m.ci_high - m.difference for m in c.metrics],
-                            "arrayminus": [m.difference - m.ci_low for m in c.metrics],
-                        },
-                    }
-                ],
-                "layout": {
-                    "xaxis": {"title": "difference", "zeroline": True},
-                    "shapes": [
-                        {
-                            "type": "line",
-                            "x0": 0,
-                            "x1": 0,
-                            "yref": "paper",
-                            "y0": 0,
-                            "y1": 1,
-                            "line": {"dash": "dot"},
-                        }
-                    ],
-                },
-            }
+            out["Challenger minus champion, with 95% intervals"] = c.difference_figure()
         return out
 
 

@@ -201,32 +201,7 @@ def _default_challenger(
 
 def _charts(result: Comparison) -> list[dict[str, Any]]:
     """Return the differences with their intervals, and the primary metric by segment."""
-    metrics = {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "challenger - champion",
-                "x": [m.metric for m in result.metrics],
-                "y": [m.difference for m in result.metrics],
-                "error_y": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [m.ci_high - m.difference for m in result.metrics],
-                    "arrayminus": [m.difference - m.ci_low for m in result.metrics],
-                },
-                "marker": {"size": 11},
-                "hovertemplate": "%{x}: %{y:+.4f}<extra></extra>",
-            }
-        ],
-        "layout": {
-            "title": {"text": "Difference (challenger - champion), 95% interval"},
-            "height": 300,
-            "shapes": [ZERO_LINE],
-            "yaxis": {"zeroline": False, "tickformat": "+.3f"},
-            "showlegend": False,
-        },
-    }
+    metrics = result.difference_figure()
     charts = [
         {
             "id": "metrics-chart",
