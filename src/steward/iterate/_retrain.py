@@ -125,7 +125,14 @@ def retrain_if_drifted(
     """
     config = get_retraining_config_of(project)
     deployment = config.deployment or config.model
-    get_deployment(deployment)  # NotFound names it: a typo must not mean "nothing to do"
+    try:  # a typo must not mean "nothing to do"
+        get_deployment(deployment)
+    except NotFound as exc:
+        raise NotFound(
+            f"{exc.message} Drift-triggered retraining watches the deployment the retraining "
+            f"config's 'deployment' names (default: the model's name, {config.model!r}); set "
+            f"it with `steward retraining set {project} FILE`."
+        ) from exc
     # Alerts count from the last run that trained: one stopped or failed on its data
     # leaves the drift unanswered.
     trained = [r for r in get_backend().list_retrainings(project, 1000) if r.challenger]
