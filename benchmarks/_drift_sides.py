@@ -14,7 +14,6 @@ import argparse
 import gc
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,33 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from _peak import PeakRSS
 
 THRESHOLDS = {"ks": 0.1, "wasserstein": 0.1, "psi": 0.2, "chi_square": 0.1, "jensen_shannon": 0.1}
-
-
-class PeakRSS:
-    """Samples this process's resident memory every 5 ms while a block runs."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
 
 
 def measure(work: Callable[[Any], dict[str, Any]], load: Callable[[], Any]) -> dict[str, Any]:

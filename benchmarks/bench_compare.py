@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from _peak import PeakRSS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -86,36 +86,11 @@ def models(train: pd.DataFrame, y: np.ndarray) -> list[tuple[str, Any]]:
     ]
 
 
-class PeakRSS:
-    """Samples this process's resident memory every 10 ms while a block runs."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-
 def timed(work: Any) -> tuple[Any, float, float]:
     """Return ``work()``'s result, its seconds and the extra peak memory (MB) it took."""
     gc.collect()
     base = psutil.Process().memory_info().rss
-    with PeakRSS() as peak:
+    with PeakRSS(every=0.01) as peak:
         start = time.perf_counter()
         result = work()
         seconds = time.perf_counter() - start
