@@ -30,6 +30,7 @@ def test_switching_versions_under_load_drops_no_request(churn: dict[str, Any]) -
     def load(url: str) -> None:
         with httpx.Client(timeout=30) as client:
             while not stop.is_set():
+                sent = time.monotonic()  # a request in flight at the switch may finish on v1
                 try:
                     response = client.post(f"{url}/predict", json=body)
                     answer = response.json()
@@ -38,11 +39,12 @@ def test_switching_versions_under_load_drops_no_request(churn: dict[str, Any]) -
                             response.status_code,
                             answer.get("version"),
                             answer.get("probabilities"),
+                            sent,
                             time.monotonic(),
                         )
                     )
                 except Exception as exc:  # a dropped connection is what the test looks for
-                    results.append(("error", repr(exc), None, time.monotonic()))
+                    results.append(("error", repr(exc), None, sent, time.monotonic()))
 
     def served_more(count: int, at_least: float) -> None:
         """Let the load run ``at_least`` seconds and until ``count`` more answers came."""
@@ -81,9 +83,10 @@ def test_switching_versions_under_load_drops_no_request(churn: dict[str, Any]) -
     assert len(results) >= 180
     failures = [r for r in results if r[0] != 200]
     assert failures == [], failures[:5]
-    for _, version, probabilities, _ in results:  # every answer is the named version's own
+    for _, version, probabilities, _, _ in results:  # each answer is the named version's own
         assert np.allclose(probabilities[0], expected[version])
-    between = [r[1] for r in results if after_switch < r[3] < after_rollback - 0.3]
+    # sent after the switch was confirmed, answered before the rollback began: version 2
+    between = [r[1] for r in results if after_switch < r[3] and r[4] < after_rollback - 0.3]
     assert between and set(between) == {2}
     assert {r[1] for r in results if r[3] > after_rollback + 0.3} == {1}
     assert [s["to_revision"] for s in status["switches"]] == [2, 3]
